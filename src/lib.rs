@@ -1,0 +1,1 @@
+//! ngi-consent
