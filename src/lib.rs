@@ -1,1 +1,4 @@
-//! ngi-consent
+//! ngi-consent: get a person's consent at Norsk Gjeldsinformasjon (NGI) and show them their debt.
+
+/// What a person reads: amounts, rates, identity numbers, scopes and the debt summary.
+pub mod domain;

@@ -1,0 +1,6 @@
+//! What a person reads: NGI's numbers turned into checked types. Depends on nothing else in the crate.
+
+/// `Nok` (whole øre, never a float) and `Rate` (basis points), formatted for nb-NO.
+pub mod money;
+
+pub use money::{Nok, Rate};
