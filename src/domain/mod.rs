@@ -2,5 +2,8 @@
 
 /// `Nok` (whole øre, never a float) and `Rate` (basis points), formatted for nb-NO.
 pub mod money;
+/// `Nin`, the national identity number: mod-11 checked, masked in `Debug` and `Display`.
+pub mod nin;
 
 pub use money::{Nok, Rate};
+pub use nin::{Nin, NinError};
