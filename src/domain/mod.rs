@@ -4,6 +4,9 @@
 pub mod money;
 /// `Nin`, the national identity number: mod-11 checked, masked in `Debug` and `Display`.
 pub mod nin;
+/// `Purpose` and `ConsentScope`: the debt scope (and duration) asked of NGI.
+pub mod scope;
 
 pub use money::{Nok, Rate};
 pub use nin::{Nin, NinError};
+pub use scope::{ConsentScope, Purpose, ScopeError};
