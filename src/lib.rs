@@ -2,3 +2,5 @@
 
 /// What a person reads: amounts, rates, identity numbers, scopes and the debt summary.
 pub mod domain;
+/// Norsk Gjeldsinformasjon: the wire format of its answers.
+pub mod ngi;
