@@ -7,3 +7,4 @@ mod params;
 mod pkce;
 mod random;
 mod scope;
+mod store;
