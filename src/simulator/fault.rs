@@ -1,6 +1,9 @@
 //! Faults tests switch on per endpoint: a delay, another answer, or a connection dropped mid-body.
 
-use axum::body::Body;
+use std::io;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -87,12 +90,22 @@ pub(crate) async fn apply(fault: Option<Fault>) -> FaultOutcome {
     }
 }
 
-/// Announces a longer body than it sends. Hyper closes the connection when the body ends short, so the
-/// client sees a 200 whose body fails to read. (The stream wrapper hides the real length from hyper.)
+/// Sends the headers and part of a JSON body, pauses so that both reach the client, then fails the body:
+/// hyper drops the connection, and the client sees a 200 whose body cannot be read to the end.
 fn early_close() -> Response {
-    let partial = "{\"ssn\":\"14842249091\",\"loans\":[{\"creditorName\":\"FJORDKR";
-    let announced = partial.len() + 4096;
-    let body = Body::from_stream(Body::from(partial).into_data_stream());
+    const PARTIAL: &str = "{\"ssn\":\"14842249091\",\"loans\":[{\"creditorName\":\"FJORDKR";
+    let chunks = futures_util::stream::unfold(0u8, |step| async move {
+        match step {
+            0 => Some((Ok(Bytes::from_static(PARTIAL.as_bytes())), 1)),
+            1 => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let closed =
+                    io::Error::new(io::ErrorKind::ConnectionAborted, "simulated early close");
+                Some((Err(closed), 2))
+            }
+            _ => None,
+        }
+    });
     (
         StatusCode::OK,
         [
@@ -100,9 +113,13 @@ fn early_close() -> Response {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             ),
-            (header::CONTENT_LENGTH, HeaderValue::from(announced)),
+            // A length the body never reaches, so even a lenient client cannot take the part for the whole.
+            (
+                header::CONTENT_LENGTH,
+                HeaderValue::from(PARTIAL.len() + 4096),
+            ),
         ],
-        body,
+        Body::from_stream(chunks),
     )
         .into_response()
 }
