@@ -1,0 +1,277 @@
+//! An NGI look-alike that runs on its own port: OpenID discovery, `/oauth2/auth` with a TestID-like login and
+//! a consent page, `/oauth2/token` (authorization code, `client_secret_basic`, PKCE S256) and `/v1/debt` with
+//! fixtures for the two synthetic test persons. Tests can inject faults and observe what the client sent.
+//!
+//! It imports nothing else from this crate: the client and the simulator each read NGI's wire format on
+//! their own, so they cannot share a misunderstanding of it.
+
+mod authorize;
+mod client_auth;
+mod debt;
+mod discovery;
+mod fault;
+mod nin;
+mod pages;
+mod params;
+mod pkce;
+mod random;
+mod scope;
+mod state;
+mod store;
+mod token;
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use state::{Shared, lock};
+
+/// A client registered at the simulated NGI.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientRegistration {
+    pub client_id: String,
+    pub client_secret: String,
+    /// Shown on the consent page ("… ber om å hente gjeldsopplysningene dine").
+    pub name: String,
+    /// Compared by exact string equality, as NGI's whitelist does.
+    pub redirect_uris: Vec<String>,
+}
+
+impl std::fmt::Debug for ClientRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientRegistration")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("name", &self.name)
+            .field("redirect_uris", &self.redirect_uris)
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimulatorConfig {
+    pub clients: Vec<ClientRegistration>,
+    /// Add RFC 9207 `iss` to authorization responses (NGI does not; off simulates NGI as it is).
+    pub send_iss: bool,
+}
+
+/// An endpoint that can be given a [`Fault`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Token,
+    Debt,
+}
+
+/// What a faulted endpoint does instead of (or before) its normal answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Wait, then answer normally.
+    Delay(std::time::Duration),
+    /// Answer this instead.
+    Respond {
+        status: u16,
+        content_type: String,
+        body: String,
+    },
+    /// Start a 200 answer, then drop the connection mid-body.
+    EarlyClose,
+}
+
+/// What the last `POST /oauth2/token` carried.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TokenRequestSeen {
+    pub grant_type: Option<String>,
+    pub client_id_from_basic: Option<String>,
+    pub code_verifier: Option<String>,
+    pub redirect_uri: Option<String>,
+}
+
+/// What the last `GET /v1/debt` carried.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DebtRequestSeen {
+    /// The token after `Bearer `.
+    pub bearer: Option<String>,
+    /// The `X-Trace-ID` header.
+    pub trace_id: Option<String>,
+}
+
+/// A running simulator: its address, fault switches and what it has seen.
+#[derive(Clone)]
+pub struct SimulatorHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for SimulatorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimulatorHandle")
+            .field("base_url", &self.shared.base_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SimulatorHandle {
+    /// `http://127.0.0.1:40123/` (the origin; `Url` always prints a `/` path).
+    pub fn base_url(&self) -> &url::Url {
+        &self.shared.base_url
+    }
+
+    /// Base URL with a trailing slash, as NGI's `https://access-preprod.norskgjeld.no/`.
+    pub fn issuer(&self) -> String {
+        self.shared.issuer.clone()
+    }
+
+    /// Persistent until cleared with `None`.
+    pub fn set_fault(&self, endpoint: Endpoint, fault: Option<Fault>) {
+        let mut faults = lock(&self.shared.faults);
+        match fault {
+            Some(f) => faults.insert(endpoint, f),
+            None => faults.remove(&endpoint),
+        };
+    }
+
+    /// `POST /oauth2/token` calls received, whatever their outcome (faulted ones included).
+    pub fn token_requests(&self) -> usize {
+        self.shared.token_requests.load(Ordering::SeqCst)
+    }
+
+    /// `GET /v1/debt` calls received, whatever their outcome.
+    pub fn debt_requests(&self) -> usize {
+        self.shared.debt_requests.load(Ordering::SeqCst)
+    }
+
+    pub fn last_token_request(&self) -> Option<TokenRequestSeen> {
+        lock(&self.shared.last_token).clone()
+    }
+
+    pub fn last_debt_request(&self) -> Option<DebtRequestSeen> {
+        lock(&self.shared.last_debt).clone()
+    }
+
+    /// Authorization codes issued, oldest first (the most recent 1000).
+    pub fn issued_codes(&self) -> Vec<String> {
+        lock(&self.shared.issued).codes.iter().cloned().collect()
+    }
+
+    /// Access tokens issued, oldest first (the most recent 1000).
+    pub fn issued_access_tokens(&self) -> Vec<String> {
+        lock(&self.shared.issued).tokens.iter().cloned().collect()
+    }
+
+    /// Moves the simulator's clock forward (codes, transactions, tokens and consents expire by it).
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        let by = jiff::SignedDuration::try_from(by).unwrap_or(jiff::SignedDuration::MAX);
+        let mut offset = lock(&self.shared.clock_offset);
+        *offset = offset.saturating_add(by);
+    }
+}
+
+/// Serves on an already-bound listener in a background tokio task; returns at once.
+/// The base URL is taken from the listener's address (an unspecified address becomes loopback).
+pub async fn spawn(
+    listener: tokio::net::TcpListener,
+    config: SimulatorConfig,
+) -> std::io::Result<SimulatorHandle> {
+    let base_url = base_url_for(listener.local_addr()?)?;
+    spawn_at(listener, config, base_url).await
+}
+
+/// As [`spawn`], with the public base URL given (for a simulator behind a published port or proxy).
+pub async fn spawn_at(
+    listener: tokio::net::TcpListener,
+    config: SimulatorConfig,
+    base_url: url::Url,
+) -> std::io::Result<SimulatorHandle> {
+    let shared = Arc::new(Shared::new(config, base_url)?);
+    let app = router(Arc::clone(&shared));
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "NGI simulator stopped");
+        }
+    });
+    Ok(SimulatorHandle { shared })
+}
+
+/// Serves until `shutdown` resolves (the `ngi-consent simulator` command).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: SimulatorConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let base_url = base_url_for(listener.local_addr()?)?;
+    serve_at(listener, config, base_url, shutdown).await
+}
+
+/// As [`serve`], with the public base URL given.
+pub async fn serve_at(
+    listener: tokio::net::TcpListener,
+    config: SimulatorConfig,
+    base_url: url::Url,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let shared = Arc::new(Shared::new(config, base_url)?);
+    tracing::info!(base_url = %shared.base_url, "NGI simulator listening");
+    axum::serve(listener, router(shared))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+fn base_url_for(addr: SocketAddr) -> std::io::Result<url::Url> {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    url::Url::parse(&format!("http://{}", SocketAddr::new(ip, addr.port())))
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
+        .route("/.well-known/jwks.json", get(discovery::jwks))
+        .route("/oauth2/auth", get(authorize::authorize))
+        .route("/oauth2/token", post(token::token))
+        .route("/oauth2/revoke", post(token::revoke))
+        .route(
+            "/testid/login",
+            get(authorize::login_page).post(authorize::login_submit),
+        )
+        .route(
+            "/testid/consent",
+            get(authorize::consent_page).post(authorize::consent_submit),
+        )
+        .route(pages::STYLESHEET_PATH, get(pages::stylesheet))
+        .route("/v1/debt", get(debt::debt))
+        .fallback(pages::not_found)
+        .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(axum::middleware::from_fn(pages::security_headers))
+        .with_state(shared)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unspecified_listen_address_gets_a_loopback_base_url() {
+        let url = base_url_for(SocketAddr::from(([0, 0, 0, 0], 9090))).ok();
+        assert_eq!(
+            url.as_ref().map(url::Url::as_str),
+            Some("http://127.0.0.1:9090/")
+        );
+        let url = base_url_for(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 9090))).ok();
+        assert_eq!(
+            url.as_ref().map(url::Url::as_str),
+            Some("http://[::1]:9090/")
+        );
+    }
+}

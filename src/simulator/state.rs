@@ -1,0 +1,109 @@
+//! State shared by the handlers and the [`SimulatorHandle`](super::SimulatorHandle).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::store::{Store, later};
+use super::{
+    ClientRegistration, DebtRequestSeen, Endpoint, Fault, SimulatorConfig, TokenRequestSeen,
+};
+
+/// How many issued codes and tokens the handle remembers for tests.
+pub(crate) const MAX_REMEMBERED: usize = 1000;
+
+#[derive(Debug, Default)]
+pub(crate) struct Issued {
+    pub(crate) codes: VecDeque<String>,
+    pub(crate) tokens: VecDeque<String>,
+}
+
+fn remember(list: &mut VecDeque<String>, value: String) {
+    if list.len() >= MAX_REMEMBERED {
+        list.pop_front();
+    }
+    list.push_back(value);
+}
+
+impl Issued {
+    pub(crate) fn code(&mut self, code: String) {
+        remember(&mut self.codes, code);
+    }
+
+    pub(crate) fn token(&mut self, token: String) {
+        remember(&mut self.tokens, token);
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) base_url: url::Url,
+    pub(crate) issuer: String,
+    pub(crate) clients: HashMap<String, ClientRegistration>,
+    pub(crate) send_iss: bool,
+    pub(crate) store: Mutex<Store>,
+    pub(crate) faults: Mutex<HashMap<Endpoint, Fault>>,
+    pub(crate) token_requests: AtomicUsize,
+    pub(crate) debt_requests: AtomicUsize,
+    pub(crate) last_token: Mutex<Option<TokenRequestSeen>>,
+    pub(crate) last_debt: Mutex<Option<DebtRequestSeen>>,
+    pub(crate) issued: Mutex<Issued>,
+    pub(crate) clock_offset: Mutex<SignedDuration>,
+}
+
+/// A poisoned lock only means another request panicked while holding it; the data is still usable.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    pub(crate) fn new(config: SimulatorConfig, base_url: url::Url) -> std::io::Result<Shared> {
+        let is_origin = matches!(base_url.scheme(), "http" | "https")
+            && base_url.has_host()
+            && base_url.path() == "/"
+            && base_url.query().is_none()
+            && base_url.fragment().is_none();
+        if !is_origin {
+            // The routes live at the root, so the issuer and endpoints must too.
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the simulator's base URL must be an http(s) origin without path",
+            ));
+        }
+        let issuer = format!("{}/", base_url.as_str().trim_end_matches('/'));
+        let clients = config
+            .clients
+            .into_iter()
+            .map(|c| (c.client_id.clone(), c))
+            .collect();
+        Ok(Shared {
+            base_url,
+            issuer,
+            clients,
+            send_iss: config.send_iss,
+            store: Mutex::default(),
+            faults: Mutex::default(),
+            token_requests: AtomicUsize::new(0),
+            debt_requests: AtomicUsize::new(0),
+            last_token: Mutex::default(),
+            last_debt: Mutex::default(),
+            issued: Mutex::default(),
+            clock_offset: Mutex::new(SignedDuration::ZERO),
+        })
+    }
+
+    /// The simulator's clock: real time plus what tests advanced it by.
+    pub(crate) fn now(&self) -> Timestamp {
+        later(Timestamp::now(), *lock(&self.clock_offset))
+    }
+
+    /// An absolute URL on this simulator, e.g. `endpoint("/oauth2/token")`.
+    pub(crate) fn endpoint(&self, path: &str) -> String {
+        format!("{}{}", self.issuer.trim_end_matches('/'), path)
+    }
+
+    pub(crate) fn fault(&self, endpoint: Endpoint) -> Option<Fault> {
+        lock(&self.faults).get(&endpoint).cloned()
+    }
+}

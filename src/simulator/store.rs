@@ -1,0 +1,658 @@
+//! What the simulator remembers between requests: login transactions, codes, access tokens, consents.
+//! Every operation takes `now`, so expiry is tested without waiting. Every map is pruned and bounded.
+
+use std::collections::HashMap;
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::nin::Nin;
+use super::pkce;
+use super::random;
+use super::scope::{Purpose, Scope};
+
+/// How long a person has to log in and decide.
+pub(crate) const TRANSACTION_TTL: SignedDuration = SignedDuration::from_mins(10);
+/// Authorization codes are short-lived (RFC 6749 §4.1.2 recommends at most 10 minutes; NGI's are short).
+pub(crate) const CODE_TTL: SignedDuration = SignedDuration::from_secs(60);
+/// NGI answers `expires_in: 3599`.
+pub(crate) const ACCESS_TOKEN_TTL: SignedDuration = SignedDuration::from_secs(3599);
+/// A consent without day suffix may be used once, "within about 10 minutes".
+pub(crate) const SINGLE_USE_CONSENT_TTL: SignedDuration = SignedDuration::from_mins(10);
+/// How long a redeemed code is remembered, to refuse a replay and revoke what it bought.
+const SPENT_CODE_TTL: SignedDuration = SignedDuration::from_mins(10);
+/// Upper bound for each map; the oldest entry goes when it is full.
+pub(crate) const MAX_ENTRIES: usize = 10_000;
+
+/// A validated `/oauth2/auth` request.
+#[derive(Clone, Debug)]
+pub(crate) struct AuthorizationRequest {
+    pub(crate) client_id: String,
+    pub(crate) redirect_uri: String,
+    pub(crate) state: String,
+    pub(crate) scope: Scope,
+    pub(crate) code_challenge: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct LoginTransaction {
+    pub(crate) request: AuthorizationRequest,
+    pub(crate) nin: Option<Nin>,
+    created_at: Timestamp,
+}
+
+#[derive(Debug)]
+struct CodeGrant {
+    client_id: String,
+    redirect_uri: String,
+    code_challenge: Option<String>,
+    debt_scope: String,
+    consent_id: String,
+    issued_at: Timestamp,
+}
+
+#[derive(Debug)]
+struct SpentCode {
+    access_token: Option<String>,
+    spent_at: Timestamp,
+}
+
+#[derive(Debug)]
+struct AccessTokenGrant {
+    consent_id: String,
+    client_id: String,
+    issued_at: Timestamp,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Consent {
+    pub(crate) id: String,
+    pub(crate) nin: Nin,
+    pub(crate) purpose: Purpose,
+    pub(crate) single_use: bool,
+    pub(crate) used: bool,
+    pub(crate) created_at: Timestamp,
+    pub(crate) expires_at: Timestamp,
+}
+
+/// What `/oauth2/token` hands out.
+#[derive(Debug)]
+pub(crate) struct IssuedToken {
+    pub(crate) access_token: String,
+    pub(crate) scope: String,
+}
+
+/// What a token request must match.
+pub(crate) struct TokenExchange<'a> {
+    pub(crate) client_id: &'a str,
+    pub(crate) code: &'a str,
+    pub(crate) redirect_uri: &'a str,
+    pub(crate) code_verifier: Option<&'a str>,
+}
+
+/// Why a code was refused; all are `invalid_grant` on the wire.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum GrantError {
+    #[error("The authorization code is unknown")]
+    UnknownCode,
+    #[error("The authorization code has already been used")]
+    AlreadyUsed,
+    #[error("The authorization code has expired")]
+    Expired,
+    #[error("The authorization code was issued to another client")]
+    OtherClient,
+    #[error("redirect_uri does not match the one used in the authorization request")]
+    RedirectUriMismatch,
+    #[error("code_verifier is required: a code_challenge was sent in the authorization request")]
+    MissingVerifier,
+    #[error("code_verifier was sent but the authorization request had no code_challenge")]
+    UnexpectedVerifier,
+    #[error("The code_verifier does not match the code_challenge")]
+    VerifierMismatch,
+}
+
+/// Why `/v1/debt` refused a token.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum DebtRefusal {
+    UnknownToken,
+    ExpiredToken,
+    /// A single-use consent that was used, or a consent the simulator no longer holds.
+    NoValidConsent,
+    ConsentExpired(Timestamp),
+}
+
+/// A successful debt lookup: whose debt and under which consent.
+#[derive(Debug)]
+pub(crate) struct DebtGrant {
+    pub(crate) consent: Consent,
+}
+
+/// The person accepted: the code to send back and the request it answers.
+#[derive(Debug)]
+pub(crate) struct Accepted {
+    pub(crate) code: String,
+    pub(crate) request: AuthorizationRequest,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum TransactionError {
+    UnknownOrExpired,
+    NotLoggedIn,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    transactions: HashMap<String, LoginTransaction>,
+    codes: HashMap<String, CodeGrant>,
+    spent_codes: HashMap<String, SpentCode>,
+    tokens: HashMap<String, AccessTokenGrant>,
+    consents: HashMap<String, Consent>,
+}
+
+pub(crate) fn later(t: Timestamp, by: SignedDuration) -> Timestamp {
+    t.saturating_add(by).unwrap_or(Timestamp::MAX)
+}
+
+fn expired(created: Timestamp, ttl: SignedDuration, now: Timestamp) -> bool {
+    now >= later(created, ttl)
+}
+
+/// Before an insert into a full map: drops expired entries, then the oldest ones until there is room.
+/// (Lookups check expiry themselves, so expired entries may wait here until the map fills.)
+fn make_room<V>(
+    map: &mut HashMap<String, V>,
+    created: impl Fn(&V) -> Timestamp,
+    ttl: SignedDuration,
+    now: Timestamp,
+) {
+    if map.len() < MAX_ENTRIES {
+        return;
+    }
+    map.retain(|_, v| !expired(created(v), ttl, now));
+    while map.len() >= MAX_ENTRIES {
+        let oldest = map
+            .iter()
+            .min_by_key(|(_, v)| created(v))
+            .map(|(k, _)| k.clone());
+        match oldest {
+            Some(k) => map.remove(&k),
+            None => break,
+        };
+    }
+}
+
+impl Store {
+    /// Keeps a valid authorization request under a new login-transaction id.
+    pub(crate) fn begin(&mut self, request: AuthorizationRequest, now: Timestamp) -> String {
+        make_room(
+            &mut self.transactions,
+            |t| t.created_at,
+            TRANSACTION_TTL,
+            now,
+        );
+        let tx = random::token();
+        self.transactions.insert(
+            tx.clone(),
+            LoginTransaction {
+                request,
+                nin: None,
+                created_at: now,
+            },
+        );
+        tx
+    }
+
+    /// A live transaction; an expired one is removed on sight.
+    pub(crate) fn transaction(&mut self, tx: &str, now: Timestamp) -> Option<&LoginTransaction> {
+        if self
+            .transactions
+            .get(tx)
+            .is_some_and(|t| expired(t.created_at, TRANSACTION_TTL, now))
+        {
+            self.transactions.remove(tx);
+        }
+        self.transactions.get(tx)
+    }
+
+    pub(crate) fn log_in(
+        &mut self,
+        tx: &str,
+        nin: Nin,
+        now: Timestamp,
+    ) -> Result<(), TransactionError> {
+        self.transaction(tx, now)
+            .ok_or(TransactionError::UnknownOrExpired)?;
+        if let Some(t) = self.transactions.get_mut(tx) {
+            t.nin = Some(nin);
+        }
+        Ok(())
+    }
+
+    /// Removes the transaction: each one ends exactly once (cancel, decline or accept).
+    pub(crate) fn take_transaction(
+        &mut self,
+        tx: &str,
+        now: Timestamp,
+    ) -> Option<LoginTransaction> {
+        self.transaction(tx, now)?;
+        self.transactions.remove(tx)
+    }
+
+    /// The person accepted: records the consent and issues a code for it. Ends the transaction.
+    pub(crate) fn accept(
+        &mut self,
+        tx: &str,
+        now: Timestamp,
+    ) -> Result<Accepted, TransactionError> {
+        let logged_in = self
+            .transaction(tx, now)
+            .ok_or(TransactionError::UnknownOrExpired)?
+            .nin
+            .is_some();
+        if !logged_in {
+            return Err(TransactionError::NotLoggedIn);
+        }
+        let Some(LoginTransaction {
+            request,
+            nin: Some(nin),
+            ..
+        }) = self.transactions.remove(tx)
+        else {
+            return Err(TransactionError::UnknownOrExpired);
+        };
+
+        let consent_ttl = match request.scope.days {
+            None => SINGLE_USE_CONSENT_TTL,
+            Some(days) => SignedDuration::from_hours(24 * i64::from(days)),
+        };
+        let consent = Consent {
+            id: random::uuid(),
+            nin,
+            purpose: request.scope.purpose,
+            single_use: request.scope.days.is_none(),
+            used: false,
+            created_at: now,
+            expires_at: later(now, consent_ttl),
+        };
+        if self.consents.len() >= MAX_ENTRIES {
+            self.consents
+                .retain(|_, c| c.expires_at > now && !(c.single_use && c.used));
+        }
+        make_room(
+            &mut self.consents,
+            |c| c.created_at,
+            SignedDuration::MAX,
+            now,
+        );
+
+        make_room(&mut self.codes, |c| c.issued_at, CODE_TTL, now);
+        let code = random::token();
+        self.codes.insert(
+            code.clone(),
+            CodeGrant {
+                client_id: request.client_id.clone(),
+                redirect_uri: request.redirect_uri.clone(),
+                code_challenge: request.code_challenge.clone(),
+                debt_scope: request.scope.debt_scope.clone(),
+                consent_id: consent.id.clone(),
+                issued_at: now,
+            },
+        );
+        self.consents.insert(consent.id.clone(), consent);
+        Ok(Accepted { code, request })
+    }
+
+    /// Redeems a code for an access token. A presented code is spent whatever the outcome;
+    /// presenting it again is refused and revokes the token it bought (RFC 6749 §4.1.2).
+    pub(crate) fn redeem(
+        &mut self,
+        exchange: &TokenExchange<'_>,
+        now: Timestamp,
+    ) -> Result<IssuedToken, GrantError> {
+        let Some(grant) = self.codes.remove(exchange.code) else {
+            if let Some(spent) = self.spent_codes.get_mut(exchange.code)
+                && !expired(spent.spent_at, SPENT_CODE_TTL, now)
+            {
+                if let Some(token) = spent.access_token.take() {
+                    self.tokens.remove(&token);
+                }
+                return Err(GrantError::AlreadyUsed);
+            }
+            return Err(GrantError::UnknownCode);
+        };
+        make_room(&mut self.spent_codes, |s| s.spent_at, SPENT_CODE_TTL, now);
+        self.spent_codes.insert(
+            exchange.code.to_owned(),
+            SpentCode {
+                access_token: None,
+                spent_at: now,
+            },
+        );
+
+        check_grant(&grant, exchange, now)?;
+
+        make_room(&mut self.tokens, |t| t.issued_at, ACCESS_TOKEN_TTL, now);
+        let access_token = random::access_token();
+        self.tokens.insert(
+            access_token.clone(),
+            AccessTokenGrant {
+                consent_id: grant.consent_id,
+                client_id: grant.client_id,
+                issued_at: now,
+            },
+        );
+        if let Some(spent) = self.spent_codes.get_mut(exchange.code) {
+            spent.access_token = Some(access_token.clone());
+        }
+        Ok(IssuedToken {
+            access_token,
+            scope: grant.debt_scope,
+        })
+    }
+
+    /// `/v1/debt`: checks token and consent, and uses up a single-use consent.
+    pub(crate) fn use_token(
+        &mut self,
+        access_token: &str,
+        now: Timestamp,
+    ) -> Result<DebtGrant, DebtRefusal> {
+        let grant = self
+            .tokens
+            .get(access_token)
+            .ok_or(DebtRefusal::UnknownToken)?;
+        if expired(grant.issued_at, ACCESS_TOKEN_TTL, now) {
+            self.tokens.remove(access_token);
+            return Err(DebtRefusal::ExpiredToken);
+        }
+        let consent = self
+            .consents
+            .get_mut(&grant.consent_id)
+            .ok_or(DebtRefusal::NoValidConsent)?;
+        if consent.single_use && consent.used {
+            return Err(DebtRefusal::NoValidConsent);
+        }
+        if now >= consent.expires_at {
+            return Err(DebtRefusal::ConsentExpired(consent.expires_at));
+        }
+        consent.used = true;
+        Ok(DebtGrant {
+            consent: consent.clone(),
+        })
+    }
+
+    /// RFC 7009: revokes an access token if this client holds it; unknown tokens are no error.
+    pub(crate) fn revoke(&mut self, access_token: &str, client_id: &str) {
+        if self
+            .tokens
+            .get(access_token)
+            .is_some_and(|t| t.client_id == client_id)
+        {
+            self.tokens.remove(access_token);
+        }
+    }
+}
+
+fn check_grant(
+    grant: &CodeGrant,
+    exchange: &TokenExchange<'_>,
+    now: Timestamp,
+) -> Result<(), GrantError> {
+    if expired(grant.issued_at, CODE_TTL, now) {
+        return Err(GrantError::Expired);
+    }
+    if grant.client_id != exchange.client_id {
+        return Err(GrantError::OtherClient);
+    }
+    if grant.redirect_uri != exchange.redirect_uri {
+        return Err(GrantError::RedirectUriMismatch);
+    }
+    match (&grant.code_challenge, exchange.code_verifier) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(GrantError::UnexpectedVerifier),
+        (Some(_), None) => Err(GrantError::MissingVerifier),
+        (Some(challenge), Some(verifier)) if pkce::verifier_matches(verifier, challenge) => Ok(()),
+        (Some(_), Some(_)) => Err(GrantError::VerifierMismatch),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    const CLIENT: &str = "demo";
+    const REDIRECT: &str = "http://127.0.0.1:8080/v1/callback";
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    fn t0() -> Timestamp {
+        Timestamp::from_second(1_760_000_000).unwrap()
+    }
+
+    fn request(scope: &str, challenge: Option<&str>) -> AuthorizationRequest {
+        AuthorizationRequest {
+            client_id: CLIENT.into(),
+            redirect_uri: REDIRECT.into(),
+            state: "state".into(),
+            scope: Scope::parse(scope).unwrap(),
+            code_challenge: challenge.map(str::to_owned),
+        }
+    }
+
+    fn nin() -> Nin {
+        Nin::parse("14842249091").unwrap()
+    }
+
+    /// Runs authorize → login → accept at `at` and returns the code.
+    fn code_for(store: &mut Store, scope: &str, challenge: Option<&str>, at: Timestamp) -> String {
+        let tx = store.begin(request(scope, challenge), at);
+        assert_eq!(store.log_in(&tx, nin(), at), Ok(()));
+        store.accept(&tx, at).unwrap().code
+    }
+
+    fn exchange<'a>(code: &'a str, verifier: Option<&'a str>) -> TokenExchange<'a> {
+        TokenExchange {
+            client_id: CLIENT,
+            code,
+            redirect_uri: REDIRECT,
+            code_verifier: verifier,
+        }
+    }
+
+    #[test]
+    fn a_code_is_accepted_until_just_before_sixty_seconds() {
+        let mut store = Store::default();
+        let code = code_for(&mut store, "debt.unsecured.presentation", None, t0());
+        let just_before = later(t0(), SignedDuration::from_millis(59_999));
+        assert!(store.redeem(&exchange(&code, None), just_before).is_ok());
+    }
+
+    #[test]
+    fn a_code_expires_sixty_seconds_after_issue() {
+        let mut store = Store::default();
+        let code = code_for(&mut store, "debt.unsecured.presentation", None, t0());
+        let at_expiry = later(t0(), CODE_TTL);
+        assert_eq!(
+            store.redeem(&exchange(&code, None), at_expiry).err(),
+            Some(GrantError::Expired)
+        );
+    }
+
+    #[test]
+    fn a_code_is_single_use_and_its_replay_revokes_the_token() {
+        let mut store = Store::default();
+        let code = code_for(&mut store, "debt.unsecured.presentation.30", None, t0());
+        let token = store
+            .redeem(&exchange(&code, None), t0())
+            .unwrap()
+            .access_token;
+        assert_eq!(
+            store.redeem(&exchange(&code, None), t0()).err(),
+            Some(GrantError::AlreadyUsed)
+        );
+        assert_eq!(
+            store.use_token(&token, t0()).err(),
+            Some(DebtRefusal::UnknownToken)
+        );
+    }
+
+    #[test]
+    fn pkce_is_checked_both_ways() {
+        let mut store = Store::default();
+        let scope = "debt.unsecured.presentation";
+        let code = code_for(&mut store, scope, Some(CHALLENGE), t0());
+        assert_eq!(
+            store.redeem(&exchange(&code, None), t0()).err(),
+            Some(GrantError::MissingVerifier)
+        );
+        let code = code_for(&mut store, scope, Some(CHALLENGE), t0());
+        let wrong = "x".repeat(43);
+        assert_eq!(
+            store.redeem(&exchange(&code, Some(&wrong)), t0()).err(),
+            Some(GrantError::VerifierMismatch)
+        );
+        let code = code_for(&mut store, scope, None, t0());
+        assert_eq!(
+            store.redeem(&exchange(&code, Some(VERIFIER)), t0()).err(),
+            Some(GrantError::UnexpectedVerifier)
+        );
+        let code = code_for(&mut store, scope, Some(CHALLENGE), t0());
+        assert!(store.redeem(&exchange(&code, Some(VERIFIER)), t0()).is_ok());
+    }
+
+    #[test]
+    fn the_code_is_bound_to_client_and_redirect_uri() {
+        let mut store = Store::default();
+        let code = code_for(&mut store, "debt.unsecured.presentation", None, t0());
+        let other_client = TokenExchange {
+            client_id: "other",
+            ..exchange(&code, None)
+        };
+        assert_eq!(
+            store.redeem(&other_client, t0()).err(),
+            Some(GrantError::OtherClient)
+        );
+        let code = code_for(&mut store, "debt.unsecured.presentation", None, t0());
+        let other_uri = TokenExchange {
+            redirect_uri: "http://127.0.0.1:8080/v1/callback/",
+            ..exchange(&code, None)
+        };
+        assert_eq!(
+            store.redeem(&other_uri, t0()).err(),
+            Some(GrantError::RedirectUriMismatch)
+        );
+    }
+
+    #[test]
+    fn a_single_use_consent_gives_debt_once() {
+        let mut store = Store::default();
+        let code = code_for(&mut store, "debt.unsecured.presentation", None, t0());
+        let token = store
+            .redeem(&exchange(&code, None), t0())
+            .unwrap()
+            .access_token;
+        assert!(store.use_token(&token, t0()).is_ok());
+        assert_eq!(
+            store.use_token(&token, t0()).err(),
+            Some(DebtRefusal::NoValidConsent)
+        );
+    }
+
+    #[test]
+    fn an_extended_consent_gives_debt_until_the_token_expires() {
+        let mut store = Store::default();
+        let code = code_for(&mut store, "debt.unsecured.processing.500", None, t0());
+        let issued = store.redeem(&exchange(&code, None), t0());
+        assert_eq!(
+            issued.as_ref().map(|t| t.scope.as_str()).ok(),
+            Some("debt.unsecured.processing.500")
+        );
+        let token = issued.unwrap().access_token;
+        let grant = store.use_token(&token, t0());
+        // Clamped to 28 days.
+        assert_eq!(
+            grant.map(|g| g.consent.expires_at).ok(),
+            Some(later(t0(), SignedDuration::from_hours(28 * 24)))
+        );
+        assert!(
+            store
+                .use_token(&token, later(t0(), SignedDuration::from_mins(30)))
+                .is_ok()
+        );
+        assert_eq!(
+            store.use_token(&token, later(t0(), ACCESS_TOKEN_TTL)).err(),
+            Some(DebtRefusal::ExpiredToken)
+        );
+    }
+
+    #[test]
+    fn a_single_use_consent_not_used_within_ten_minutes_has_expired() {
+        let mut store = Store::default();
+        let code = code_for(&mut store, "debt.unsecured.presentation", None, t0());
+        let token = store
+            .redeem(&exchange(&code, None), t0())
+            .unwrap()
+            .access_token;
+        let at = later(t0(), SINGLE_USE_CONSENT_TTL);
+        assert_eq!(
+            store.use_token(&token, at).err(),
+            Some(DebtRefusal::ConsentExpired(at))
+        );
+    }
+
+    #[test]
+    fn transactions_expire_after_ten_minutes() {
+        let mut store = Store::default();
+        let tx = store.begin(request("debt.unsecured.presentation", None), t0());
+        let almost = later(t0(), TRANSACTION_TTL - SignedDuration::from_secs(1));
+        assert!(store.transaction(&tx, almost).is_some());
+        assert!(
+            store
+                .transaction(&tx, later(t0(), TRANSACTION_TTL))
+                .is_none()
+        );
+        assert!(
+            store.transaction(&tx, t0()).is_none(),
+            "expired ones are removed"
+        );
+    }
+
+    #[test]
+    fn accepting_needs_a_login_and_ends_the_transaction() {
+        let mut store = Store::default();
+        let tx = store.begin(request("debt.unsecured.presentation", None), t0());
+        assert_eq!(
+            store.accept(&tx, t0()).err(),
+            Some(TransactionError::NotLoggedIn)
+        );
+        assert_eq!(store.log_in(&tx, nin(), t0()), Ok(()));
+        assert!(store.accept(&tx, t0()).is_ok());
+        assert_eq!(
+            store.accept(&tx, t0()).err(),
+            Some(TransactionError::UnknownOrExpired)
+        );
+    }
+
+    #[test]
+    fn maps_stay_bounded_and_drop_the_oldest_first() {
+        let mut store = Store::default();
+        let first = store.begin(request("debt.unsecured.presentation", None), t0());
+        for i in 1..MAX_ENTRIES + 5 {
+            let at = later(t0(), SignedDuration::from_millis(i64::try_from(i).unwrap()));
+            store.begin(request("debt.unsecured.presentation", None), at);
+        }
+        assert_eq!(store.transactions.len(), MAX_ENTRIES);
+        assert!(store.transaction(&first, t0()).is_none());
+    }
+
+    #[test]
+    fn expired_entries_make_room_before_live_ones_are_dropped() {
+        let mut store = Store::default();
+        for _ in 0..MAX_ENTRIES {
+            store.begin(request("debt.unsecured.presentation", None), t0());
+        }
+        let after = later(t0(), TRANSACTION_TTL);
+        let tx = store.begin(request("debt.unsecured.presentation", None), after);
+        assert_eq!(store.transactions.len(), 1);
+        assert!(store.transaction(&tx, after).is_some());
+    }
+}

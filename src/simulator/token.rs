@@ -1,0 +1,224 @@
+//! `POST /oauth2/token` (authorization code, `client_secret_basic`, PKCE S256) and `POST /oauth2/revoke`.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::client_auth::{BasicCredentials, constant_time_eq, parse_basic};
+use super::fault::{self, FaultOutcome};
+use super::params::Params;
+use super::state::{Shared, lock};
+use super::store::{self, GrantError, IssuedToken, TokenExchange};
+use super::{Endpoint, TokenRequestSeen};
+
+/// RFC 6749 §5.2 errors.
+#[derive(Debug, thiserror::Error)]
+enum TokenError {
+    #[error("{0}")]
+    InvalidClient(&'static str),
+    #[error("{0}")]
+    InvalidRequest(&'static str),
+    #[error(transparent)]
+    InvalidGrant(#[from] GrantError),
+    #[error("Only the authorization_code grant is simulated")]
+    UnsupportedGrantType,
+}
+
+impl TokenError {
+    fn code(&self) -> &'static str {
+        match self {
+            TokenError::InvalidClient(_) => "invalid_client",
+            TokenError::InvalidRequest(_) => "invalid_request",
+            TokenError::InvalidGrant(_) => "invalid_grant",
+            TokenError::UnsupportedGrantType => "unsupported_grant_type",
+        }
+    }
+}
+
+impl IntoResponse for TokenError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            TokenError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let body = json!({ "error": self.code(), "error_description": self.to_string() });
+        let mut response = (status, no_store(), Json(body)).into_response();
+        if matches!(self, TokenError::InvalidClient(_)) {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"ngi-simulator\""),
+            );
+        }
+        response
+    }
+}
+
+/// RFC 6749 §5.1: token answers must not be cached.
+fn no_store() -> [(header::HeaderName, &'static str); 2] {
+    [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::PRAGMA, "no-cache"),
+    ]
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Option<BasicCredentials> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_basic)
+}
+
+/// Checks `client_secret_basic`; the only method NGI offers.
+fn authenticate(
+    shared: &Shared,
+    headers: &HeaderMap,
+    basic: Option<&BasicCredentials>,
+) -> Result<String, TokenError> {
+    let Some(basic) = basic else {
+        return Err(if headers.contains_key(header::AUTHORIZATION) {
+            TokenError::InvalidClient("Malformed HTTP Basic client credentials")
+        } else {
+            TokenError::InvalidClient("Client authentication with client_secret_basic is required")
+        });
+    };
+    let known = shared.clients.get(&basic.client_id).is_some_and(|c| {
+        constant_time_eq(c.client_secret.as_bytes(), basic.client_secret.as_bytes())
+    });
+    if !known {
+        return Err(TokenError::InvalidClient("Client authentication failed"));
+    }
+    Ok(basic.client_id.clone())
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+fn exchange(
+    shared: &Shared,
+    headers: &HeaderMap,
+    basic: Option<&BasicCredentials>,
+    form: &Params,
+) -> Result<IssuedToken, TokenError> {
+    let client_id = authenticate(shared, headers, basic)?;
+    if !is_form(headers) {
+        return Err(TokenError::InvalidRequest(
+            "The body must be application/x-www-form-urlencoded",
+        ));
+    }
+    if form.get("client_secret").is_some() {
+        return Err(TokenError::InvalidRequest(
+            "Use one client authentication method: client_secret_basic",
+        ));
+    }
+    if form
+        .repeated(&[
+            "grant_type",
+            "code",
+            "redirect_uri",
+            "client_id",
+            "code_verifier",
+        ])
+        .is_some()
+    {
+        return Err(TokenError::InvalidRequest(
+            "A parameter is included more than once",
+        ));
+    }
+    match form.get("grant_type") {
+        None => return Err(TokenError::InvalidRequest("grant_type is required")),
+        Some("authorization_code") => {}
+        Some(_) => return Err(TokenError::UnsupportedGrantType),
+    }
+    if form.get("client_id").is_some_and(|id| id != client_id) {
+        return Err(TokenError::InvalidRequest(
+            "client_id does not match the authenticated client",
+        ));
+    }
+    let code = form
+        .get("code")
+        .ok_or(TokenError::InvalidRequest("code is required"))?;
+    let redirect_uri = form
+        .get("redirect_uri")
+        .ok_or(TokenError::InvalidRequest("redirect_uri is required"))?;
+    let exchange = TokenExchange {
+        client_id: &client_id,
+        code,
+        redirect_uri,
+        code_verifier: form.get("code_verifier"),
+    };
+    let now = shared.now();
+    let issued = lock(&shared.store).redeem(&exchange, now)?;
+    Ok(issued)
+}
+
+pub(crate) async fn token(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    tracing::debug!(route = "/oauth2/token", "simulator request");
+    shared.token_requests.fetch_add(1, Ordering::SeqCst);
+    let form = Params::parse(&body);
+    let basic = basic_credentials(&headers);
+    *lock(&shared.last_token) = Some(TokenRequestSeen {
+        grant_type: form.get("grant_type").map(str::to_owned),
+        client_id_from_basic: basic.as_ref().map(|b| b.client_id.clone()),
+        code_verifier: form.get("code_verifier").map(str::to_owned),
+        redirect_uri: form.get("redirect_uri").map(str::to_owned),
+    });
+    if let FaultOutcome::Answer(response) = fault::apply(shared.fault(Endpoint::Token)).await {
+        tracing::info!(outcome = "fault", "simulator token request");
+        return response;
+    }
+    match exchange(&shared, &headers, basic.as_ref(), &form) {
+        Ok(issued) => {
+            lock(&shared.issued).token(issued.access_token.clone());
+            tracing::info!(outcome = "issued", "simulator token request");
+            let body = json!({
+                "access_token": issued.access_token,
+                "expires_in": store::ACCESS_TOKEN_TTL.as_secs(),
+                "scope": issued.scope,
+                "token_type": "bearer",
+            });
+            (StatusCode::OK, no_store(), Json(body)).into_response()
+        }
+        Err(error) => {
+            tracing::info!(outcome = error.code(), "simulator token request refused");
+            error.into_response()
+        }
+    }
+}
+
+/// RFC 7009: always 200 for a well-authenticated client, whether or not the token was known.
+pub(crate) async fn revoke(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    tracing::debug!(route = "/oauth2/revoke", "simulator request");
+    let basic = basic_credentials(&headers);
+    let client_id = match authenticate(&shared, &headers, basic.as_ref()) {
+        Ok(id) => id,
+        Err(error) => return error.into_response(),
+    };
+    let form = Params::parse(&body);
+    let Some(token) = form.get("token") else {
+        return TokenError::InvalidRequest("token is required").into_response();
+    };
+    lock(&shared.store).revoke(token, &client_id);
+    (StatusCode::OK, no_store()).into_response()
+}
