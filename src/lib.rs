@@ -1,5 +1,27 @@
-//! ngi-consent
+//! ngi-consent: a person's consent at Norsk Gjeldsinformasjon (NGI) through the OAuth 2.0
+//! authorization-code flow, and their unsecured debt shown to them.
+//!
+//! A guided tour, in the direction data flows (web → flow → ngi → domain):
 
+/// Settings from flags and the environment, validated at start-up, secrets redacted.
+pub mod config;
+/// The person's debt as they read it: kroner, rates, national identity numbers, scopes.
 pub mod domain;
+/// `AppError`: each error a status and a page in the person's language.
+pub mod error;
+/// The consent flow's rules: pending authorizations, callbacks, completing a flow.
+pub mod flow;
+/// Norwegian bokmål and English texts, and choosing between them.
+pub mod i18n;
+/// The NGI client (authorization URL, code exchange, debt API) and NGI's wire format.
 pub mod ngi;
+/// Every route path, in one place.
+pub mod paths;
+/// An NGI look-alike (authorization server and debt API) for the demo and the tests.
 pub mod simulator;
+/// `Application`: bind, wire the router and its layers, serve until stopped.
+pub mod startup;
+/// The log subscriber.
+pub mod telemetry;
+/// The HTTP edge: routers per feature, page context, sessions, security headers, pages.
+pub mod web;

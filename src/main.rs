@@ -1,1 +1,144 @@
-fn main() {}
+//! Wires only: command line, telemetry, settings, the application (or the simulator alone).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use ngi_consent::config::{ServeArgs, Settings, SimulatorArgs};
+use ngi_consent::startup::Application;
+use ngi_consent::{simulator, telemetry};
+
+/// ngi-consent: consent and debt information from Norsk Gjeldsinformasjon.
+#[derive(Parser)]
+#[command(name = "ngi-consent", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the NGI simulator alone, for pointing another client at it.
+    Simulator(SimulatorArgs),
+    /// Ask the running site's /healthz (the container HEALTHCHECK); exit 0 when it answers 200.
+    Healthcheck {
+        /// The site's address [default: APP_BIND, with 0.0.0.0 read as 127.0.0.1]
+        #[arg(long, env = "APP_BIND", default_value = "127.0.0.1:3000")]
+        bind: std::net::SocketAddr,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Simulator(args)) => run_simulator(args).await,
+        Some(Command::Healthcheck { bind }) => healthcheck(bind).await,
+        None => run_site(cli.serve).await,
+    }
+}
+
+async fn run_site(args: ServeArgs) -> ExitCode {
+    let settings = match Settings::from_args(args) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("ngi-consent: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(settings.log_format);
+    tracing::info!(settings = %settings, "starting");
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("ngi-consent: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match app.simulator() {
+        Some(sim) => println!(
+            "ngi-consent is running: open {} (NGI simulator at {})",
+            app.public_url(),
+            sim.base_url()
+        ),
+        None => println!("ngi-consent is running at {}", app.public_url()),
+    }
+    match app.run_until(shutdown_signal()).await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ngi-consent: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_simulator(args: SimulatorArgs) -> ExitCode {
+    telemetry::init(ngi_consent::config::LogFormat::Pretty);
+    let (addr, config) = match args.into_config() {
+        Ok(parts) => parts,
+        Err(e) => {
+            eprintln!("ngi-consent simulator: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("ngi-consent simulator: cannot listen on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("NGI simulator running at http://{addr}");
+    match simulator::serve(listener, config, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ngi-consent simulator: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn healthcheck(mut bind: std::net::SocketAddr) -> ExitCode {
+    if bind.ip().is_unspecified() {
+        bind.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let client = match reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build()
+    {
+        Ok(client) => client,
+        Err(_) => return ExitCode::FAILURE,
+    };
+    match client.get(format!("http://{bind}/healthz")).send().await {
+        Ok(response) if response.status().is_success() => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    }
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM: stop accepting, finish what is in flight.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

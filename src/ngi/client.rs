@@ -1,0 +1,484 @@
+//! The NGI client: the authorization URL and code exchange through the `oauth2` crate, the debt
+//! API, and the discovery document that names NGI's issuer. One outbound HTTP client serves all
+//! of them: built once, redirects off (the oauth2 crate's SSRF advice), connect and total timeouts.
+
+use std::time::Duration;
+
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AccessToken, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
+    TokenResponse, TokenUrl,
+};
+use reqwest::header::{self, HeaderValue};
+use serde::Deserialize;
+use tokio::sync::OnceCell;
+use url::Url;
+
+use crate::domain::debt::DebtSummary;
+use crate::domain::scope::ConsentScope;
+use crate::ngi::wire;
+
+/// The header NGI echoes as `trace_id` in its error answers; we send our own request id in it.
+pub const TRACE_HEADER: &str = "x-trace-id";
+
+type OAuthClient =
+    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// Which NGI endpoint a failure came from, for logs and pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Token,
+    Debt,
+    Discovery,
+}
+
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Token => "token",
+            Endpoint::Debt => "debt",
+            Endpoint::Discovery => "discovery",
+        }
+    }
+}
+
+/// Everything that can go wrong talking to NGI, by what the person should be told.
+#[derive(Debug, thiserror::Error)]
+pub enum NgiError {
+    /// The token endpoint answered with an OAuth error (`invalid_grant`, `invalid_client` …).
+    #[error("NGI refused the code exchange: {code}")]
+    TokenRefused { code: String },
+    /// The debt API answered 403: no valid consent (used, expired or revoked).
+    #[error("NGI says the consent is not valid ({error}, trace id {trace_id:?})")]
+    ConsentNotValid {
+        error: String,
+        trace_id: Option<String>,
+    },
+    /// An answer with a status we cannot use (5xx, or an unexpected 4xx).
+    #[error("NGI {} answered HTTP {status} (trace id {trace_id:?})", endpoint.as_str())]
+    Status {
+        endpoint: Endpoint,
+        status: u16,
+        trace_id: Option<String>,
+    },
+    #[error("NGI {} did not answer in time", endpoint.as_str())]
+    Timeout { endpoint: Endpoint },
+    #[error("NGI {} could not be reached or closed the connection: {detail}", endpoint.as_str())]
+    Unreachable { endpoint: Endpoint, detail: String },
+    /// A 200 whose body is not what the spec says (garbage, wrong content type, bad values).
+    #[error("NGI {} sent an answer we cannot read: {detail}", endpoint.as_str())]
+    BadAnswer { endpoint: Endpoint, detail: String },
+}
+
+impl NgiError {
+    /// A short label for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            NgiError::TokenRefused { .. } => "token_refused",
+            NgiError::ConsentNotValid { .. } => "consent_not_valid",
+            NgiError::Status { .. } => "status",
+            NgiError::Timeout { .. } => "timeout",
+            NgiError::Unreachable { .. } => "unreachable",
+            NgiError::BadAnswer { .. } => "bad_answer",
+        }
+    }
+
+    fn from_reqwest(endpoint: Endpoint, e: &reqwest::Error) -> Self {
+        if e.is_timeout() {
+            NgiError::Timeout { endpoint }
+        } else {
+            // Without the URL: it is NGI's host, known from the configuration, and on the
+            // token endpoint nothing else, but keep error text free of anything request-specific.
+            NgiError::Unreachable {
+                endpoint,
+                detail: e.without_url_display(),
+            }
+        }
+    }
+}
+
+trait WithoutUrl {
+    fn without_url_display(&self) -> String;
+}
+
+impl WithoutUrl for reqwest::Error {
+    fn without_url_display(&self) -> String {
+        let mut parts = vec![];
+        let mut source: Option<&dyn std::error::Error> = Some(self);
+        while let Some(e) = source {
+            parts.push(e.to_string());
+            source = e.source();
+        }
+        // reqwest's own Display names the URL; the causes below it say what happened.
+        parts.into_iter().skip(1).collect::<Vec<_>>().join(": ")
+    }
+}
+
+/// Where NGI is and how this site is registered there.
+#[derive(Debug, Clone)]
+pub struct NgiConfig {
+    pub access: Url,
+    pub api: Url,
+    pub client_id: ClientId,
+    pub client_secret: ClientSecret,
+    pub redirect_uri: Url,
+    pub scope: ConsentScope,
+    pub pkce: bool,
+    /// The issuer `iss` must equal; `None` means: ask NGI's discovery document once.
+    pub issuer: Option<String>,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+/// A started flow: where to send the browser, and what to keep server-side.
+pub struct Authorization {
+    pub url: Url,
+    pub state: CsrfToken,
+    pub pkce_verifier: Option<PkceCodeVerifier>,
+}
+
+/// The one client for everything NGI.
+#[derive(Debug)]
+pub struct NgiClient {
+    oauth: OAuthClient,
+    http: reqwest::Client,
+    client_id: ClientId,
+    access: Url,
+    debt_url: Url,
+    scope: ConsentScope,
+    pkce: bool,
+    issuer: OnceCell<String>,
+}
+
+#[derive(Deserialize)]
+struct Discovery {
+    issuer: String,
+}
+
+impl NgiClient {
+    pub fn new(config: NgiConfig) -> Result<Self, String> {
+        let join = |base: &Url, path: &str| {
+            base.join(path)
+                .map_err(|e| format!("cannot build the NGI URL {path}: {e}"))
+        };
+        let oauth = BasicClient::new(config.client_id.clone())
+            .set_client_secret(config.client_secret)
+            .set_auth_uri(AuthUrl::from_url(join(&config.access, "oauth2/auth")?))
+            .set_token_uri(TokenUrl::from_url(join(&config.access, "oauth2/token")?))
+            .set_redirect_uri(RedirectUrl::from_url(config.redirect_uri));
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.timeout)
+            .user_agent(concat!("ngi-consent/", env!("CARGO_PKG_VERSION")))
+            .https_only(!is_loopback(&config.access) || !is_loopback(&config.api))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let issuer = match config.issuer {
+            Some(issuer) => OnceCell::new_with(Some(issuer)),
+            None => OnceCell::new(),
+        };
+        Ok(Self {
+            oauth,
+            http,
+            client_id: config.client_id,
+            debt_url: join(&config.api, "v1/debt")?,
+            access: config.access,
+            scope: config.scope,
+            pkce: config.pkce,
+            issuer,
+        })
+    }
+
+    /// A fresh authorization request: `state` from `new_state`, PKCE S256 when enabled.
+    pub fn authorize(&self, new_state: impl FnOnce() -> CsrfToken) -> Authorization {
+        let mut request = self.oauth.authorize_url(new_state);
+        for scope in self.scope.request_scopes() {
+            request = request.add_scope(Scope::new(scope));
+        }
+        let pkce_verifier = if self.pkce {
+            let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+            request = request.set_pkce_challenge(challenge);
+            Some(verifier)
+        } else {
+            None
+        };
+        let (url, state) = request.url();
+        Authorization {
+            url,
+            state,
+            pkce_verifier,
+        }
+    }
+
+    /// Exchanges the code once. No retry: a code is single-use, and a retried exchange after a
+    /// timeout could only fail with `invalid_grant` (RFC 6749 §4.1.2).
+    pub async fn exchange_code(
+        &self,
+        code: AuthorizationCode,
+        pkce_verifier: Option<PkceCodeVerifier>,
+        trace_id: &str,
+    ) -> Result<AccessToken, NgiError> {
+        // The hook owns what it uses: oauth2 asks for a client that outlives the borrow.
+        let http = self.http.clone();
+        let trace_id = trace_id.to_owned();
+        let send = move |request: oauth2::HttpRequest| {
+            let http = http.clone();
+            let trace_id = trace_id.clone();
+            async move { send_token_request(&http, &trace_id, request).await }
+        };
+        let mut exchange = self
+            .oauth
+            .exchange_code(code)
+            // NGI's documentation lists client_id in the form as well as in the Basic header.
+            .add_extra_param("client_id", self.client_id.as_str());
+        if let Some(verifier) = pkce_verifier {
+            exchange = exchange.set_pkce_verifier(verifier);
+        }
+        match exchange.request_async(&send).await {
+            Ok(answer) => Ok(answer.access_token().clone()),
+            Err(RequestTokenError::ServerResponse(e)) => Err(NgiError::TokenRefused {
+                code: e.error().to_string(),
+            }),
+            Err(RequestTokenError::Request(e)) => Err(e),
+            Err(RequestTokenError::Parse(e, _body)) => Err(NgiError::BadAnswer {
+                endpoint: Endpoint::Token,
+                detail: format!("not a token answer: {}", e.path()),
+            }),
+            Err(RequestTokenError::Other(detail)) => Err(NgiError::BadAnswer {
+                endpoint: Endpoint::Token,
+                detail,
+            }),
+        }
+    }
+
+    /// `GET /v1/debt` with the bearer token (in the header only, never in a URL). Not retried:
+    /// a single-use consent may already be spent by a request whose answer was lost.
+    pub async fn fetch_debt(
+        &self,
+        token: &AccessToken,
+        trace_id: &str,
+    ) -> Result<DebtSummary, NgiError> {
+        let endpoint = Endpoint::Debt;
+        let response = self
+            .http
+            .get(self.debt_url.clone())
+            .bearer_auth(token.secret())
+            .header(TRACE_HEADER, trace_id)
+            .header(header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| NgiError::from_reqwest(endpoint, &e))?;
+        let status = response.status();
+        let json = is_json(response.headers().get(header::CONTENT_TYPE));
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| NgiError::from_reqwest(endpoint, &e))?;
+        if status == reqwest::StatusCode::OK {
+            if !json {
+                return Err(NgiError::BadAnswer {
+                    endpoint,
+                    detail: "the answer is not JSON".into(),
+                });
+            }
+            let info: wire::DebtInformation =
+                serde_json::from_slice(&body).map_err(|e| NgiError::BadAnswer {
+                    endpoint,
+                    detail: format!("not debt information: {e}"),
+                })?;
+            return DebtSummary::try_from(info).map_err(|e| NgiError::BadAnswer {
+                endpoint,
+                detail: e.to_string(),
+            });
+        }
+        let error: Option<wire::ErrorBody> = serde_json::from_slice(&body).ok();
+        let trace_id = error.as_ref().and_then(|e| e.trace_id.clone());
+        if status == reqwest::StatusCode::FORBIDDEN {
+            return Err(NgiError::ConsentNotValid {
+                error: error
+                    .and_then(|e| e.error)
+                    .unwrap_or_else(|| "forbidden".into()),
+                trace_id,
+            });
+        }
+        Err(NgiError::Status {
+            endpoint,
+            status: status.as_u16(),
+            trace_id,
+        })
+    }
+
+    /// The issuer an `iss` callback parameter must equal: configured, or read once from NGI's
+    /// discovery document (a failed read is not cached, so the next callback asks again).
+    pub async fn expected_issuer(&self, trace_id: &str) -> Result<&str, NgiError> {
+        self.issuer
+            .get_or_try_init(|| self.discover_issuer(trace_id))
+            .await
+            .map(String::as_str)
+    }
+
+    async fn discover_issuer(&self, trace_id: &str) -> Result<String, NgiError> {
+        let endpoint = Endpoint::Discovery;
+        let url = self
+            .access
+            .join(".well-known/openid-configuration")
+            .map_err(|e| NgiError::BadAnswer {
+                endpoint,
+                detail: e.to_string(),
+            })?;
+        let response = self
+            .http
+            .get(url)
+            .header(TRACE_HEADER, trace_id)
+            .send()
+            .await
+            .map_err(|e| NgiError::from_reqwest(endpoint, &e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(NgiError::Status {
+                endpoint,
+                status: status.as_u16(),
+                trace_id: None,
+            });
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| NgiError::from_reqwest(endpoint, &e))?;
+        serde_json::from_slice::<Discovery>(&body)
+            .map(|d| d.issuer)
+            .map_err(|e| NgiError::BadAnswer {
+                endpoint,
+                detail: format!("not a discovery document: {e}"),
+            })
+    }
+}
+
+/// The oauth2 crate's HTTP hook: our shared client, our trace id, and 5xx answers turned into
+/// errors before oauth2 tries to read them as OAuth error bodies.
+async fn send_token_request(
+    http: &reqwest::Client,
+    trace_id: &str,
+    request: oauth2::HttpRequest,
+) -> Result<oauth2::HttpResponse, NgiError> {
+    let endpoint = Endpoint::Token;
+    let mut request = reqwest::Request::try_from(request).map_err(|e| NgiError::BadAnswer {
+        endpoint,
+        detail: format!("cannot build the token request: {e}"),
+    })?;
+    if let Ok(value) = HeaderValue::from_str(trace_id) {
+        request.headers_mut().insert(TRACE_HEADER, value);
+    }
+    let response = http
+        .execute(request)
+        .await
+        .map_err(|e| NgiError::from_reqwest(endpoint, &e))?;
+    let status = response.status();
+    if status.is_server_error() {
+        return Err(NgiError::Status {
+            endpoint,
+            status: status.as_u16(),
+            trace_id: None,
+        });
+    }
+    let mut answer = oauth2::http::Response::builder().status(status);
+    if let Some(headers) = answer.headers_mut() {
+        headers.extend(response.headers().clone());
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| NgiError::from_reqwest(endpoint, &e))?;
+    answer.body(body.to_vec()).map_err(|e| NgiError::BadAnswer {
+        endpoint,
+        detail: e.to_string(),
+    })
+}
+
+fn is_json(content_type: Option<&HeaderValue>) -> bool {
+    content_type
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn is_loopback(url: &Url) -> bool {
+    crate::config::is_loopback(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(pkce: bool, scope: &str) -> NgiClient {
+        NgiClient::new(NgiConfig {
+            access: Url::parse("https://access-preprod.norskgjeld.no").unwrap(),
+            api: Url::parse("https://api-preprod.norskgjeld.no").unwrap(),
+            client_id: ClientId::new("client id".into()),
+            client_secret: ClientSecret::new("secret".into()),
+            redirect_uri: Url::parse("https://lan.example.no/v1/callback").unwrap(),
+            scope: scope.parse().unwrap(),
+            pkce,
+            issuer: None,
+            timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+        })
+        .unwrap()
+    }
+
+    fn params(url: &Url) -> std::collections::HashMap<String, String> {
+        url.query_pairs().into_owned().collect()
+    }
+
+    #[test]
+    fn the_authorization_url_carries_what_ngi_documents() {
+        let auth =
+            client(true, "debt.unsecured.presentation").authorize(|| CsrfToken::new("st".into()));
+        assert_eq!(
+            auth.url.as_str().split('?').next(),
+            Some("https://access-preprod.norskgjeld.no/oauth2/auth")
+        );
+        let p = params(&auth.url);
+        assert_eq!(p["client_id"], "client id");
+        assert_eq!(p["response_type"], "code");
+        assert_eq!(p["scope"], "debt.unsecured.presentation");
+        assert_eq!(p["state"], "st");
+        assert_eq!(p["redirect_uri"], "https://lan.example.no/v1/callback");
+        assert_eq!(p["code_challenge_method"], "S256");
+        assert_eq!(auth.state.secret(), "st");
+    }
+
+    #[test]
+    fn the_pkce_challenge_is_the_s256_of_the_kept_verifier() {
+        use base64::Engine;
+        use sha2::Digest;
+        let auth = client(true, "debt.unsecured.presentation").authorize(CsrfToken::new_random);
+        let verifier = auth.pkce_verifier.unwrap();
+        assert_eq!(verifier.secret().len(), 43);
+        let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(verifier.secret().as_bytes()));
+        assert_eq!(params(&auth.url)["code_challenge"], expected);
+        assert!(!auth.url.as_str().contains(verifier.secret()));
+    }
+
+    #[test]
+    fn without_pkce_no_challenge_is_sent() {
+        let auth =
+            client(false, "debt.unsecured.processing.28 openid").authorize(CsrfToken::new_random);
+        let p = params(&auth.url);
+        assert!(!p.contains_key("code_challenge"));
+        assert!(auth.pkce_verifier.is_none());
+        assert_eq!(p["scope"], "debt.unsecured.processing.28 openid");
+    }
+
+    #[test]
+    fn json_content_types_are_recognised() {
+        let v = |s: &'static str| HeaderValue::from_static(s);
+        assert!(is_json(Some(&v("application/json"))));
+        assert!(is_json(Some(&v("application/json; charset=utf-8"))));
+        assert!(!is_json(Some(&v("text/html"))));
+        assert!(!is_json(None));
+    }
+}

@@ -1,0 +1,16 @@
+//! Every route path of the site, used by the router, redirects and templates alike.
+
+/// The loan-application step that explains what will be fetched and starts the flow.
+pub const LANDING: &str = "/";
+/// Starts a consent flow: GET from a link, POST from the landing form (with an optional national id).
+pub const CONSENT_START: &str = "/consent/start";
+/// NGI redirects the browser back here with `code` or `error`, and `state`.
+pub const CALLBACK: &str = "/v1/callback";
+/// The person's debt, shown for a short time after a completed flow.
+pub const DEBT: &str = "/debt";
+/// Liveness: the process answers.
+pub const HEALTHZ: &str = "/healthz";
+/// Readiness: configuration and session store usable.
+pub const READYZ: &str = "/readyz";
+/// Stylesheet and images, served from `static/`.
+pub const STATIC: &str = "/static";

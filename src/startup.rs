@@ -1,0 +1,248 @@
+//! `Application`: binds first (port 0 works, so tests run the real thing), starts the embedded
+//! simulator in simulator mode, builds the router with its layers, and serves until stopped.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, header};
+use axum::middleware;
+use tokio::net::TcpListener;
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::cookie::time::Duration as CookieDuration;
+use tower_sessions::{Expiry, MemoryStore, SessionManagerLayer};
+use tracing::Level;
+use url::Url;
+
+use crate::config::{self, NgiTarget, Settings};
+use crate::error::{AppError, ErrorKind};
+use crate::ngi::client::{NgiClient, NgiConfig};
+use crate::paths;
+use crate::simulator::{self, ClientRegistration, SimulatorConfig, SimulatorHandle};
+use crate::web::context::page_context;
+use crate::web::security::SecurityHeaders;
+use crate::web::{self, AppState, Clock};
+
+/// Sessions end after this long without a request. Pending flows (10 min) and shown debt
+/// (15 min) expire on their own clocks inside it.
+const SESSION_IDLE: CookieDuration = CookieDuration::minutes(30);
+/// The largest request body accepted (the only form is the landing form).
+const BODY_LIMIT: usize = 16 * 1024;
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// The site, bound and ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    public_url: Url,
+    simulator: Option<SimulatorHandle>,
+}
+
+impl Application {
+    /// Binds `settings.bind` (and the simulator's address in simulator mode) and builds the site.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let listener = bind(settings.bind).await?;
+        Self::build_with(listener, settings, web::system_clock()).await
+    }
+
+    /// Builds the site on a listener bound by the caller, with the given clock (tests).
+    pub async fn build_with(
+        listener: TcpListener,
+        settings: Settings,
+        clock: Clock,
+    ) -> Result<Self, StartupError> {
+        let local = listener
+            .local_addr()
+            .map_err(|e| StartupError::Setup(format!("cannot read the bound address: {e}")))?;
+        let public_url = match &settings.public_url {
+            Some(url) => url.clone(),
+            None => local_url(local)?,
+        };
+        let redirect_uri = public_url
+            .join(paths::CALLBACK)
+            .map_err(|e| StartupError::Setup(format!("cannot build the redirect URI: {e}")))?;
+
+        let (access, api, simulator) = match &settings.ngi {
+            NgiTarget::Simulator { bind: sim_addr } => {
+                let sim_listener = bind(*sim_addr).await?;
+                let handle = simulator::spawn(
+                    sim_listener,
+                    SimulatorConfig {
+                        clients: vec![ClientRegistration {
+                            client_id: settings.client_id.as_str().to_owned(),
+                            client_secret: settings.client_secret.secret().clone(),
+                            name: config::DEMO_CLIENT_NAME.to_owned(),
+                            redirect_uris: vec![redirect_uri.to_string()],
+                        }],
+                        send_iss: false,
+                    },
+                )
+                .await
+                .map_err(|e| StartupError::Setup(format!("cannot start the simulator: {e}")))?;
+                let base = handle.base_url().clone();
+                (base.clone(), base, Some(handle))
+            }
+            NgiTarget::Remote { access, api, .. } => (access.clone(), api.clone(), None),
+        };
+
+        let https = public_url.scheme() == "https";
+        let security = SecurityHeaders::new(&access, https).map_err(StartupError::Setup)?;
+        let ngi = NgiClient::new(NgiConfig {
+            access,
+            api,
+            client_id: settings.client_id.clone(),
+            client_secret: settings.client_secret.clone(),
+            redirect_uri,
+            scope: settings.scope,
+            pkce: settings.pkce,
+            issuer: settings.issuer.clone(),
+            timeout: settings.timeout,
+            connect_timeout: settings.connect_timeout,
+        })
+        .map_err(StartupError::Setup)?;
+
+        let state = AppState {
+            ngi: std::sync::Arc::new(ngi),
+            scope: settings.scope,
+            simulated: simulator.is_some(),
+            clock,
+        };
+        let router = router(state, &security, https);
+        Ok(Self {
+            listener,
+            router,
+            public_url,
+            simulator,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn public_url(&self) -> &Url {
+        &self.public_url
+    }
+
+    /// The embedded simulator, in simulator mode.
+    pub fn simulator(&self) -> Option<&SimulatorHandle> {
+        self.simulator.as_ref()
+    }
+
+    /// The router alone, for in-process tests (axum-test); the listener is dropped.
+    pub fn into_router(self) -> Router {
+        self.router
+    }
+
+    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// The router and its layers. Order matters, outermost last:
+/// request id is set first so every later layer and log line carries it; the trace span names
+/// the matched route (never the URI, whose query may hold the code); security headers wrap every
+/// response including errors; the session and page context only wrap the person-facing pages.
+fn router(state: AppState, security: &SecurityHeaders, https: bool) -> Router {
+    let sessions = SessionManagerLayer::new(MemoryStore::default())
+        .with_name(if https {
+            "__Host-ngi_session"
+        } else {
+            "ngi_session"
+        })
+        // Lax, not the default Strict: NGI's redirect back is a cross-site top-level GET and
+        // must carry the cookie, or no callback could ever find its flow.
+        .with_same_site(SameSite::Lax)
+        .with_http_only(true)
+        .with_secure(https)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(SESSION_IDLE));
+
+    let pages = web::pages()
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), page_context))
+        .layer(sessions);
+
+    let statics = Router::new()
+        .nest_service(paths::STATIC, ServeDir::new("static"))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=3600"),
+        ));
+
+    let router = Router::new()
+        .merge(pages)
+        .merge(web::health::router())
+        .merge(statics)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT));
+    security
+        .apply(router)
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let route = request
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", MatchedPath::as_str);
+                    let id = request
+                        .extensions()
+                        .get::<RequestId>()
+                        .and_then(|id| id.header_value().to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("request", method = %request.method(), route, request_id = id)
+                })
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO))
+                .on_failure(()),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn not_found() -> AppError {
+    AppError::new(ErrorKind::NotFound)
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartupError::Bind { addr, source })
+}
+
+/// `http://<bound address>`, with a wildcard address replaced by loopback.
+fn local_url(addr: SocketAddr) -> Result<Url, StartupError> {
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        addr.ip().to_string()
+    };
+    let url = if addr.is_ipv6() && !addr.ip().is_unspecified() {
+        format!("http://[{host}]:{}", addr.port())
+    } else {
+        format!("http://{host}:{}", addr.port())
+    };
+    Url::parse(&url).map_err(|e| StartupError::Setup(format!("cannot build the local URL: {e}")))
+}

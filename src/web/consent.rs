@@ -1,0 +1,193 @@
+//! Starting a consent flow (`/consent/start`) and NGI's redirect back (`/v1/callback`).
+//!
+//! The callback checks, in this order: `iss` if present, then the state (taken out of the session
+//! and saved before anything else happens, so it is single-use even if what follows fails), then
+//! `error`, and only then exchanges the code. It never renders the debt itself: it answers 303 to
+//! `/debt`, so reload and Back never send the code again.
+
+use axum::Router;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Form, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::domain::nin::Nin;
+use crate::error::{AppError, ErrorKind};
+use crate::flow;
+use crate::flow::callback::{Callback, CallbackQuery, Outcome};
+use crate::flow::pending::TakeError;
+use crate::paths;
+use crate::web::AppState;
+use crate::web::context::PageContext;
+use crate::web::pages::{LandingPage, render};
+use crate::web::session::{DebtSession, FlowSession};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            paths::CONSENT_START,
+            get(start_from_link).post(start_from_form),
+        )
+        .route(paths::CALLBACK, get(callback))
+}
+
+/// The landing form. The national identity number is posted, never put in a URL.
+#[derive(Deserialize)]
+struct StartForm {
+    #[serde(default)]
+    nin: String,
+}
+
+async fn start_from_link(
+    State(app): State<AppState>,
+    session: Session,
+) -> Result<Response, AppError> {
+    start(&app, &session, None).await
+}
+
+async fn start_from_form(
+    State(app): State<AppState>,
+    ctx: PageContext,
+    session: Session,
+    form: Result<Form<StartForm>, FormRejection>,
+) -> Result<Response, AppError> {
+    let Form(form) =
+        form.map_err(|_| AppError::with_cause(ErrorKind::BadRequest, "malformed start form"))?;
+    let nin = match form.nin.trim() {
+        "" => None,
+        typed => match Nin::parse(typed) {
+            Ok(nin) => Some(nin),
+            Err(_) => {
+                let page = render(&LandingPage::new(&ctx, &app.scope, true))?;
+                return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+            }
+        },
+    };
+    start(&app, &session, nin).await
+}
+
+async fn start(app: &AppState, session: &Session, nin: Option<Nin>) -> Result<Response, AppError> {
+    let now = app.now();
+    let (authorize_url, pending) = flow::start(&app.ngi, now, nin);
+    let flows = FlowSession(session);
+    let mut pending_flows = flows.pending().await.map_err(AppError::session)?;
+    pending_flows.push(pending, now);
+    flows
+        .set_pending(&pending_flows)
+        .await
+        .map_err(AppError::session)?;
+    tracing::info!(flow.outcome = "started", "consent flow started");
+    Ok(Redirect::to(authorize_url.as_str()).into_response())
+}
+
+async fn callback(
+    State(app): State<AppState>,
+    ctx: PageContext,
+    session: Session,
+    query: Result<Query<CallbackQuery>, QueryRejection>,
+) -> Result<Response, AppError> {
+    // The rejection's text is not logged: it could quote the query, which holds the code.
+    let Query(query) = query
+        .map_err(|_| AppError::with_cause(ErrorKind::BadRequest, "malformed callback query"))?;
+    let callback = Callback::parse(query).map_err(|e| {
+        AppError::with_cause(
+            ErrorKind::FlowUnknown,
+            format!("flow.outcome=state_invalid: {e}"),
+        )
+    })?;
+
+    // 1. The issuer, when the server says who it is (RFC 9207).
+    if let Some(iss) = &callback.iss {
+        let expected = app.ngi.expected_issuer(&ctx.request_id).await?;
+        if iss != expected {
+            return Err(AppError::with_cause(
+                ErrorKind::FlowUnknown,
+                "flow.outcome=issuer_mismatch: the callback's iss is not NGI's issuer",
+            ));
+        }
+    }
+
+    // 2. The state: taken out of the session and saved at once, whatever happens next.
+    let now = app.now();
+    let flows = FlowSession(&session);
+    let mut pending_flows = flows.pending().await.map_err(AppError::session)?;
+    let taken = pending_flows.take(&callback.state, now);
+    if !matches!(taken, Err(TakeError::Unknown)) {
+        flows
+            .set_pending(&pending_flows)
+            .await
+            .map_err(AppError::session)?;
+        session.save().await.map_err(AppError::session)?;
+    }
+    let pending = match taken {
+        Ok(pending) => pending,
+        Err(TakeError::Expired) => {
+            return Err(AppError::with_cause(
+                ErrorKind::FlowExpired,
+                "flow.outcome=expired",
+            ));
+        }
+        Err(TakeError::Unknown) => return replayed_or_unknown(&session, &callback, &app).await,
+    };
+
+    // 3. NGI's answer: an error is a page of its own.
+    let code = match callback.outcome {
+        Outcome::Granted(code) => code,
+        Outcome::Refused(error) => {
+            let kind = ErrorKind::from(&error);
+            return Err(AppError::with_cause(
+                kind,
+                format!(
+                    "flow.outcome={}: NGI redirected back with an error",
+                    error.as_str()
+                ),
+            ));
+        }
+    };
+
+    // 4. Exchange once, fetch once; the token is dropped when `complete` returns.
+    let summary = flow::complete(&app.ngi, pending, code, &ctx.request_id).await?;
+
+    // 5. A new session id now that the session holds personal data (fixation), then the result.
+    session.cycle_id().await.map_err(AppError::session)?;
+    DebtSession(&session)
+        .store(summary, now)
+        .await
+        .map_err(AppError::session)?;
+    let mut completed = flows.completed().await.map_err(AppError::session)?;
+    completed.record(&callback.state);
+    flows
+        .set_completed(&completed)
+        .await
+        .map_err(AppError::session)?;
+    tracing::info!(flow.outcome = "success", "consent flow completed");
+    Ok(Redirect::to(paths::DEBT).into_response())
+}
+
+/// A state this session has no pending flow for: Back or reload onto a completed callback leads
+/// to the result still shown; anything else is a flow we do not know.
+async fn replayed_or_unknown(
+    session: &Session,
+    callback: &Callback,
+    app: &AppState,
+) -> Result<Response, AppError> {
+    let completed = FlowSession(session)
+        .completed()
+        .await
+        .map_err(AppError::session)?;
+    if completed.contains(&callback.state)
+        && DebtSession(session)
+            .has_current(app.now())
+            .await
+            .map_err(AppError::session)?
+    {
+        return Ok(Redirect::to(paths::DEBT).into_response());
+    }
+    Err(AppError::with_cause(
+        ErrorKind::FlowUnknown,
+        "flow.outcome=state_invalid: no pending flow with that state in this session",
+    ))
+}

@@ -1,0 +1,50 @@
+//! The HTTP edge: state, routers per feature, page context, security headers and pages.
+//! Handlers are thin: extract, call the module that knows, render.
+
+pub mod consent;
+pub mod context;
+pub mod debt;
+pub mod health;
+pub mod landing;
+pub mod pages;
+pub mod security;
+pub mod session;
+
+use std::sync::Arc;
+
+use axum::Router;
+use jiff::Timestamp;
+
+use crate::domain::scope::ConsentScope;
+use crate::ngi::client::NgiClient;
+
+/// The time, as a parameter: the system clock in production, a hand-set one in tests.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(Timestamp::now)
+}
+
+/// What handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub ngi: Arc<NgiClient>,
+    pub scope: ConsentScope,
+    pub simulated: bool,
+    pub clock: Clock,
+}
+
+impl AppState {
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+}
+
+/// The person-facing pages (they need the session and the page context).
+pub fn pages() -> Router<AppState> {
+    Router::new()
+        .merge(landing::router())
+        .merge(consent::router())
+        .merge(debt::router())
+}

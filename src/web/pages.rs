@@ -1,0 +1,287 @@
+//! The askama page structs. Each renders `templates/<name>.html`, which extends `base.html`;
+//! askama escapes every value, so nothing NGI or a URL sends can become markup.
+
+use askama::Template;
+use axum::response::Html;
+
+use jiff::Timestamp;
+
+use crate::domain::debt::{ChargePeriod, CoBorrower, DebtSummary};
+use crate::domain::money::{Nok, Rate};
+use crate::domain::scope::{ConsentScope, Purpose};
+use crate::domain::time;
+use crate::error::{AppError, ErrorKind};
+use crate::i18n::{Lang, Texts};
+use crate::paths;
+use crate::web::context::PageContext;
+
+/// What every page shares: language, texts, the language switch, the demo banner, request id.
+pub struct Chrome {
+    pub lang: &'static str,
+    pub t: &'static Texts,
+    pub switch_href: String,
+    pub switch_lang: &'static str,
+    pub simulated: bool,
+    pub request_id: String,
+}
+
+impl Chrome {
+    pub fn new(lang: Lang, simulated: bool, switch_path: &'static str, request_id: &str) -> Self {
+        let other = lang.other();
+        Self {
+            lang: lang.code(),
+            t: lang.texts(),
+            switch_href: format!("{switch_path}?lang={}", other.code()),
+            switch_lang: other.code(),
+            simulated,
+            request_id: request_id.to_owned(),
+        }
+    }
+}
+
+/// Renders a page, turning a template failure into the generic error page.
+pub fn render<T: Template>(page: &T) -> Result<Html<String>, AppError> {
+    page.render()
+        .map(Html)
+        .map_err(|e| AppError::with_cause(ErrorKind::Internal, format!("template: {e}")))
+}
+
+/// `GET /`: the loan-application step that asks for consent.
+#[derive(Template)]
+#[template(path = "landing.html")]
+pub struct LandingPage {
+    pub chrome: Chrome,
+    pub purpose_text: &'static str,
+    pub days: Option<u16>,
+    pub nin_invalid: bool,
+    pub start_action: &'static str,
+}
+
+impl LandingPage {
+    pub fn new(ctx: &PageContext, scope: &ConsentScope, nin_invalid: bool) -> Self {
+        let chrome = ctx.chrome(paths::LANDING);
+        let purpose_text = purpose_text(chrome.t, scope.purpose());
+        Self {
+            chrome,
+            purpose_text,
+            days: scope.days(),
+            nin_invalid,
+            start_action: paths::CONSENT_START,
+        }
+    }
+}
+
+pub fn purpose_text(t: &'static Texts, purpose: Purpose) -> &'static str {
+    match purpose {
+        Purpose::Presentation => t.purpose_presentation,
+        Purpose::Processing => t.purpose_processing,
+    }
+}
+
+/// Any error: what happened, what to do, and the reference that finds the log line.
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub chrome: Chrome,
+    pub title: &'static str,
+    pub body: &'static str,
+    pub action_label: &'static str,
+    pub action_href: &'static str,
+}
+
+impl ErrorPage {
+    pub fn new(ctx: &PageContext, kind: ErrorKind) -> Self {
+        let chrome = ctx.chrome(paths::LANDING);
+        let text = kind.text(chrome.t);
+        let action_label = if kind.offers_restart() {
+            chrome.t.action_start_again
+        } else {
+            chrome.t.action_home
+        };
+        Self {
+            chrome,
+            title: text.title,
+            body: text.body,
+            action_label,
+            action_href: paths::LANDING,
+        }
+    }
+}
+
+/// `GET /debt`: the fetched debt, as a person reads it. Every figure is formatted here, once,
+/// so the template only lays out text.
+#[derive(Template)]
+#[template(path = "debt.html")]
+pub struct DebtPage {
+    pub chrome: Chrome,
+    pub masked_nin: String,
+    pub total_debt: String,
+    pub total_credit_limit: String,
+    pub creditors_answered: u32,
+    pub incomplete: bool,
+    pub has_loans: bool,
+    pub sections: Vec<LoanSection>,
+    pub unknown: Vec<LoanCard>,
+    pub unanswered: Vec<String>,
+    pub consent: Option<ConsentView>,
+    pub restart_href: &'static str,
+}
+
+/// One loan type: its heading and one table per loan.
+pub struct LoanSection {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub loans: Vec<LoanCard>,
+}
+
+/// One loan: the creditor as caption, then label and value rows.
+pub struct LoanCard {
+    pub creditor: String,
+    pub rows: Vec<(&'static str, String)>,
+}
+
+pub struct ConsentView {
+    pub purpose: &'static str,
+    pub expires: String,
+}
+
+impl DebtPage {
+    pub fn new(ctx: &PageContext, debt: &DebtSummary) -> Self {
+        let chrome = ctx.chrome(paths::DEBT);
+        let t = chrome.t;
+        let money = |v: Option<Nok>| v.map_or_else(|| t.not_reported.to_owned(), |n| n.to_string());
+        let rate = |v: Option<Rate>| v.map_or_else(|| t.not_reported.to_owned(), |r| r.to_string());
+        let when = |v: Option<Timestamp>| {
+            v.map_or_else(|| t.not_reported.to_owned(), time::oslo_date_time)
+        };
+        let period = |v: Option<ChargePeriod>| match v {
+            Some(ChargePeriod::Monthly) => t.period_monthly.to_owned(),
+            Some(ChargePeriod::Quarterly) => t.period_quarterly.to_owned(),
+            Some(ChargePeriod::HalfYearly) => t.period_half_yearly.to_owned(),
+            Some(ChargePeriod::Yearly) => t.period_yearly.to_owned(),
+            None => t.not_reported.to_owned(),
+        };
+        let co_borrower = |v: CoBorrower| {
+            match v {
+                CoBorrower::None => t.co_borrower_none,
+                CoBorrower::HasCoBorrower => t.co_borrower_has,
+                CoBorrower::IsCoBorrower => t.co_borrower_is,
+                CoBorrower::Unknown => t.co_borrower_unknown,
+            }
+            .to_owned()
+        };
+
+        let facilities = debt
+            .credit_facilities()
+            .into_iter()
+            .map(|(creditor, loan)| LoanCard {
+                creditor: creditor.to_owned(),
+                rows: vec![
+                    (t.field_credit_limit, money(loan.credit_limit)),
+                    (
+                        t.field_interest_bearing,
+                        money(loan.interest_bearing_balance),
+                    ),
+                    (
+                        t.field_non_interest_bearing,
+                        money(loan.non_interest_bearing_balance),
+                    ),
+                    (t.field_loan_total, loan.total().to_string()),
+                    (t.field_rate, rate(loan.nominal_interest_rate)),
+                    (t.field_charges, money(loan.installment_charges)),
+                    (
+                        t.field_charge_period,
+                        period(loan.installment_charge_period),
+                    ),
+                    (t.field_co_borrower, co_borrower(loan.co_borrower)),
+                    (t.field_timestamp, when(loan.timestamp)),
+                ],
+            })
+            .collect();
+        let repayment = debt
+            .repayment_loans()
+            .into_iter()
+            .map(|(creditor, loan)| LoanCard {
+                creditor: creditor.to_owned(),
+                rows: vec![
+                    (t.field_original_balance, money(loan.original_balance)),
+                    (t.field_balance, money(loan.balance)),
+                    (
+                        t.field_terms,
+                        loan.terms.map_or_else(
+                            || t.not_reported.to_owned(),
+                            |n| format!("{n} {}", t.field_terms_unit),
+                        ),
+                    ),
+                    (t.field_rate, rate(loan.nominal_interest_rate)),
+                    (t.field_charges, money(loan.installment_charges)),
+                    (
+                        t.field_charge_period,
+                        period(loan.installment_charge_period),
+                    ),
+                    (t.field_co_borrower, co_borrower(loan.co_borrower)),
+                    (t.field_timestamp, when(loan.timestamp)),
+                ],
+            })
+            .collect();
+        let cards = debt
+            .charge_cards()
+            .into_iter()
+            .map(|(creditor, loan)| LoanCard {
+                creditor: creditor.to_owned(),
+                rows: vec![
+                    (
+                        t.field_interest_bearing,
+                        money(loan.interest_bearing_balance),
+                    ),
+                    (
+                        t.field_non_interest_bearing,
+                        money(loan.non_interest_bearing_balance),
+                    ),
+                    (t.field_loan_total, loan.total().to_string()),
+                    (t.field_co_borrower, co_borrower(loan.co_borrower)),
+                    (t.field_timestamp, when(loan.timestamp)),
+                ],
+            })
+            .collect();
+        let sections: Vec<LoanSection> = [
+            ("credit-facilities", t.credit_facilities, facilities),
+            ("repayment-loans", t.repayment_loans, repayment),
+            ("charge-cards", t.charge_cards, cards),
+        ]
+        .into_iter()
+        .filter(|(_, _, loans): &(_, _, Vec<LoanCard>)| !loans.is_empty())
+        .map(|(id, title, loans)| LoanSection { id, title, loans })
+        .collect();
+        let unknown = debt
+            .unknown_loans()
+            .into_iter()
+            .map(|(creditor, kind)| LoanCard {
+                creditor: creditor.to_owned(),
+                rows: vec![(t.unknown_loan_type, kind.to_owned())],
+            })
+            .collect::<Vec<_>>();
+        let consent = debt.consent.as_ref().map(|c| ConsentView {
+            purpose: c.purpose.map_or(t.not_reported, |p| purpose_text(t, p)),
+            expires: time::oslo_date_time(c.expires_at),
+        });
+        Self {
+            masked_nin: debt.ssn.masked(),
+            total_debt: debt.total_debt().to_string(),
+            total_credit_limit: debt.total_credit_limit().to_string(),
+            creditors_answered: debt.creditors_answered,
+            incomplete: debt.is_incomplete(),
+            has_loans: !debt.loans.is_empty(),
+            sections,
+            unknown,
+            unanswered: debt
+                .unanswered_creditors()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            consent,
+            restart_href: paths::LANDING,
+            chrome,
+        }
+    }
+}
