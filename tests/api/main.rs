@@ -1,3 +1,10 @@
-//! HTTP tests over real sockets: one binary, one module per behaviour area.
+//! HTTP-level tests, one binary: each test gets a fresh simulator and a fresh site on port 0.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod callback_errors;
+mod flow;
+mod helpers;
+mod pages;
 mod simulator;
+mod startup;
+mod upstream_faults;

@@ -1,0 +1,262 @@
+//! `spawn_app`: a fresh simulator and a fresh site on 127.0.0.1:0, and a client that walks the
+//! flow the way a browser does (cookies kept, redirects not followed, every hop visible).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use jiff::{SignedDuration, Timestamp};
+use ngi_consent::config::{ServeArgs, Settings};
+use ngi_consent::simulator::{self, ClientRegistration, SimulatorConfig, SimulatorHandle};
+use ngi_consent::startup::Application;
+use reqwest::header::LOCATION;
+use reqwest::{Response, StatusCode};
+use tokio::net::TcpListener;
+use url::Url;
+
+/// The synthetic test persons with mocked debt.
+pub const PERSON_1: &str = "14842249091";
+pub const PERSON_2: &str = "29868099311";
+/// A valid national identity number with no debt data.
+pub const PERSON_WITHOUT_DEBT: &str = "15058000032";
+
+pub const CLIENT_ID: &str = "test-client";
+/// A secret with the characters RFC 6749 §2.3.1 says must be form-encoded in the Basic header.
+pub const CLIENT_SECRET: &str = "s3cret:with+special%chars/=";
+
+/// A clock the test moves by hand.
+#[derive(Clone)]
+pub struct TestClock(Arc<AtomicI64>);
+
+impl TestClock {
+    fn new() -> Self {
+        Self(Arc::new(AtomicI64::new(Timestamp::now().as_second())))
+    }
+    pub fn now(&self) -> Timestamp {
+        Timestamp::from_second(self.0.load(Ordering::SeqCst)).unwrap()
+    }
+    pub fn advance(&self, by: SignedDuration) {
+        self.0.fetch_add(by.as_secs(), Ordering::SeqCst);
+    }
+}
+
+pub struct TestApp {
+    pub address: Url,
+    pub sim: SimulatorHandle,
+    pub client: reqwest::Client,
+    pub clock: TestClock,
+}
+
+/// What a test may change before the app starts.
+#[derive(Default)]
+pub struct Options {
+    pub args: ServeArgs,
+    pub send_iss: bool,
+    pub secret_registered_at_ngi: Option<String>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    init_test_logs();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+    let sim = simulator::spawn(
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        SimulatorConfig {
+            clients: vec![ClientRegistration {
+                client_id: CLIENT_ID.into(),
+                client_secret: options
+                    .secret_registered_at_ngi
+                    .unwrap_or_else(|| CLIENT_SECRET.into()),
+                name: "Testbanken".into(),
+                redirect_uris: vec![address.join("/v1/callback").unwrap().to_string()],
+            }],
+            send_iss: options.send_iss,
+        },
+    )
+    .await
+    .unwrap();
+
+    let mut args = options.args;
+    args.public_url.get_or_insert_with(|| address.to_string());
+    args.ngi_access_url
+        .get_or_insert_with(|| sim.base_url().to_string());
+    args.ngi_api_url
+        .get_or_insert_with(|| sim.base_url().to_string());
+    args.ngi_client_id.get_or_insert_with(|| CLIENT_ID.into());
+    args.ngi_client_secret
+        .get_or_insert_with(|| CLIENT_SECRET.into());
+    args.ngi_timeout_ms.get_or_insert_with(|| "2000".into());
+    args.ngi_connect_timeout_ms
+        .get_or_insert_with(|| "1000".into());
+    let settings = Settings::from_args(args).unwrap();
+
+    let clock = TestClock::new();
+    let clock_for_app = clock.clone();
+    let app = Application::build_with(listener, settings, Arc::new(move || clock_for_app.now()))
+        .await
+        .unwrap();
+    tokio::spawn(app.run_until(std::future::pending()));
+
+    TestApp {
+        address,
+        sim,
+        client: browser(),
+        clock,
+    }
+}
+
+/// A client like a browser: it keeps cookies, and shows each redirect instead of following it.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn init_test_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        ngi_consent::telemetry::init(ngi_consent::config::LogFormat::Pretty);
+    }
+}
+
+pub fn location(response: &Response) -> Url {
+    let raw = response
+        .headers()
+        .get(LOCATION)
+        .unwrap_or_else(|| panic!("no Location on a {} answer", response.status()))
+        .to_str()
+        .unwrap();
+    Url::parse(raw)
+        .or_else(|_| response.url().join(raw))
+        .unwrap()
+}
+
+pub fn assert_redirect(response: &Response) -> Url {
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "not a 303 redirect"
+    );
+    location(response)
+}
+
+pub fn query(url: &Url) -> HashMap<String, String> {
+    url.query_pairs().into_owned().collect()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> Url {
+        self.address.join(path).unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.get_url(self.url(path)).await
+    }
+
+    pub async fn get_url(&self, url: Url) -> Response {
+        self.client.get(url).send().await.unwrap()
+    }
+
+    /// `GET /consent/start`: the authorization URL at NGI.
+    pub async fn start(&self) -> Url {
+        let response = self.get("/consent/start").await;
+        let authorize = assert_redirect(&response);
+        assert_eq!(authorize.origin(), self.sim.base_url().origin());
+        authorize
+    }
+
+    /// The landing form: `POST /consent/start` with a national identity number.
+    pub async fn start_with_nin(&self, nin: &str) -> Response {
+        self.client
+            .post(self.url("/consent/start"))
+            .form(&[("nin", nin)])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// At NGI: open the authorization URL and log in; returns the login transaction.
+    pub async fn log_in_at_ngi(&self, authorize: Url, nin: &str) -> String {
+        let login = assert_redirect(&self.get_url(authorize).await);
+        let tx = query(&login)["tx"].clone();
+        let login_page = self.get_url(login.clone()).await;
+        assert_eq!(login_page.status(), StatusCode::OK);
+        let response = self
+            .client
+            .post(login.join("/testid/login").unwrap())
+            .form(&[("tx", tx.as_str()), ("nin", nin), ("action", "login")])
+            .send()
+            .await
+            .unwrap();
+        let consent = assert_redirect(&response);
+        assert_eq!(consent.path(), "/testid/consent");
+        tx
+    }
+
+    /// At NGI: answer the consent page; returns where NGI sends the browser back to.
+    pub async fn decide_at_ngi(&self, tx: &str, decision: &str) -> Url {
+        let consent = self.sim.base_url().join("/testid/consent").unwrap();
+        let page = self
+            .client
+            .get(consent.clone())
+            .query(&[("tx", tx)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let response = self
+            .client
+            .post(consent)
+            .form(&[("tx", tx), ("decision", decision)])
+            .send()
+            .await
+            .unwrap();
+        let callback = assert_redirect(&response);
+        assert_eq!(callback.origin(), self.address.origin());
+        assert_eq!(callback.path(), "/v1/callback");
+        callback
+    }
+
+    /// Start, log in as `nin`, accept: the callback URL NGI sends the browser to.
+    pub async fn consent_as(&self, nin: &str) -> Url {
+        let authorize = self.start().await;
+        let tx = self.log_in_at_ngi(authorize, nin).await;
+        self.decide_at_ngi(&tx, "accept").await
+    }
+
+    /// The whole flow as `nin`, following the callback's redirect: the debt page.
+    pub async fn follow_login(&self, nin: &str) -> Response {
+        let callback = self.consent_as(nin).await;
+        let to_debt = assert_redirect(&self.get_url(callback).await);
+        assert_eq!(to_debt.path(), "/debt");
+        self.get_url(to_debt).await
+    }
+
+    /// The value of the session cookie this client holds for the site, if any.
+    pub fn session_cookie(&self, response: &Response) -> Option<String> {
+        response
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("ngi_session=") || v.starts_with("__Host-ngi_session="))
+            .map(str::to_owned)
+    }
+}
+
+/// A callback URL for a flow this session started, with its parameters replaced (forged or
+/// error callbacks built by the test instead of NGI).
+pub fn callback_with(app: &TestApp, params: &[(&str, &str)]) -> Url {
+    let mut url = app.url("/v1/callback");
+    url.query_pairs_mut().extend_pairs(params);
+    url
+}
+
+pub async fn body(response: Response) -> String {
+    response.text().await.unwrap()
+}
