@@ -1,0 +1,31 @@
+# ngi-consent: multi-stage build, small non-root runtime, configuration from the environment.
+# Build:  docker build -t ngi-consent .
+# Run:    docker run -p 3000:3000 -e PUBLIC_URL=https://lan.example.no -e NGI_ENV=preprod \
+#           -e NGI_CLIENT_ID=... -e NGI_CLIENT_SECRET_FILE=/run/secrets/ngi ngi-consent
+
+FROM rust:1.95-slim-bookworm AS build
+WORKDIR /app
+# Dependencies first, in their own layer: rebuilt only when Cargo.toml or Cargo.lock change.
+COPY Cargo.toml Cargo.lock ./
+RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+    && cargo build --release --locked \
+    && rm -rf src
+# askama compiles the templates into the binary, so they are needed here and not at run time.
+COPY src src
+COPY templates templates
+RUN touch src/main.rs src/lib.rs \
+    && cargo build --release --locked \
+    && strip target/release/ngi-consent
+
+# glibc and CA certificates only; no shell, no package manager; runs as uid 65532.
+FROM gcr.io/distroless/cc-debian12:nonroot
+WORKDIR /app
+COPY --from=build /app/target/release/ngi-consent /app/ngi-consent
+COPY static /app/static
+ENV APP_BIND=0.0.0.0:3000 \
+    LOG_FORMAT=json
+EXPOSE 3000
+USER nonroot:nonroot
+HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \
+    CMD ["/app/ngi-consent", "healthcheck"]
+ENTRYPOINT ["/app/ngi-consent"]
