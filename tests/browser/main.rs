@@ -4,5 +4,6 @@
 //! and pass, unless `NGI_REQUIRE_BROWSER=1`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod flow;
 mod harness;
 mod harness_selftest;
