@@ -107,10 +107,10 @@ async fn free_port() -> u16 {
 async fn wait_until_healthy(site: &url::Url) {
     let client = reqwest::Client::new();
     for _ in 0..100 {
-        if let Ok(r) = client.get(site.join("/healthz").unwrap()).send().await {
-            if r.status().is_success() {
-                return;
-            }
+        if let Ok(r) = client.get(site.join("/healthz").unwrap()).send().await
+            && r.status().is_success()
+        {
+            return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
