@@ -52,6 +52,7 @@ pub struct Application {
     public_url: Url,
     simulator: Option<SimulatorHandle>,
     rate_limit: Option<RateLimit>,
+    sessions: SessionBackend,
 }
 
 impl Application {
@@ -134,7 +135,7 @@ impl Application {
             scope: settings.scope,
             simulated: simulator.is_some(),
             secure_cookies: https,
-            sessions,
+            sessions: sessions.clone(),
             clock,
         };
         let idle = CookieDuration::seconds(
@@ -147,6 +148,7 @@ impl Application {
             public_url,
             simulator,
             rate_limit,
+            sessions,
         })
     }
 
@@ -173,7 +175,8 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
-        let housekeeping = tokio::spawn(housekeeping(self.rate_limit.clone()));
+        let housekeeping =
+            tokio::spawn(housekeeping(self.rate_limit.clone(), self.sessions.clone()));
         // Connect info gives the rate limit the peer address.
         let served = axum::serve(
             self.listener,
@@ -187,12 +190,14 @@ impl Application {
     }
 }
 
-/// Periodic upkeep: forget rate-limit entries of clients gone quiet, and fold the metrics'
-/// histograms (the Prometheus exporter asks for this when it does not serve its own listener).
-async fn housekeeping(rate_limit: Option<RateLimit>) {
+/// Periodic upkeep: forget rate-limit entries of clients gone quiet, evict expired sessions
+/// from memory, and fold the metrics' histograms (the Prometheus exporter asks for this when it
+/// does not serve its own listener).
+async fn housekeeping(rate_limit: Option<RateLimit>, sessions: SessionBackend) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
     loop {
         tick.tick().await;
+        sessions.evict_expired().await;
         if let Some(config) = &rate_limit {
             config.limiter().retain_recent();
         }

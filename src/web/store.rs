@@ -79,6 +79,15 @@ impl SessionBackend {
         }
     }
 
+    /// Lets the memory store evict expired sessions even when no request comes: moka does its
+    /// housekeeping on access and runs no thread of its own, so an idle site would otherwise
+    /// keep abandoned sessions in memory until the next visitor.
+    pub async fn evict_expired(&self) {
+        if let SessionBackend::Memory(store) = self {
+            let _ = store.load(&Id::default()).await;
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             SessionBackend::Memory(_) => "memory",
