@@ -126,7 +126,8 @@ impl CompletedFlows {
     }
 }
 
-fn digest(state: &CsrfToken) -> String {
+/// A SHA-256 digest of a state, to remember it without keeping it.
+pub fn digest(state: &CsrfToken) -> String {
     let hash = Sha256::digest(state.secret().as_bytes());
     hash.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -18,7 +18,7 @@ use crate::domain::nin::Nin;
 use crate::error::{AppError, ErrorKind};
 use crate::flow;
 use crate::flow::callback::{Callback, CallbackQuery, Outcome};
-use crate::flow::pending::TakeError;
+use crate::flow::pending::{self, TakeError};
 use crate::paths;
 use crate::web::AppState;
 use crate::web::context::PageContext;
@@ -160,6 +160,19 @@ async fn handle_callback(
         }
         Err(TakeError::Unknown) => return replayed_or_unknown(session, &callback, app).await,
     };
+
+    // Only one request may go on with this state, whatever raced it to the session.
+    let first = app
+        .sessions
+        .claim_state(&pending::digest(&callback.state))
+        .await
+        .map_err(|e| AppError::with_cause(ErrorKind::Unavailable, format!("session store: {e}")))?;
+    if !first {
+        return Err(AppError::with_cause(
+            ErrorKind::FlowUnknown,
+            "flow.outcome=state_invalid: the state was already used by another request",
+        ));
+    }
 
     // 3. NGI's answer: an error is a page of its own.
     let code = match callback.outcome {

@@ -1,6 +1,7 @@
 //! Where sessions live: in this process (moka, which evicts a session when its expiry passes), or in
 //! Redis, shared by every instance behind the load balancer. Both are maintained tower-sessions
-//! stores; this only chooses between them and tells readiness whether the store answers.
+//! stores; this chooses between them, keeps the record of used states beside them, and tells
+//! readiness whether the store answers.
 
 use std::time::Duration;
 
@@ -9,8 +10,10 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions_moka_store::MokaStore;
 use tower_sessions_redis_store::RedisStore;
-use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool, ReconnectPolicy};
-use tower_sessions_redis_store::fred::types::Builder;
+use tower_sessions_redis_store::fred::prelude::{
+    ClientLike, Config, Expiration, KeysInterface, Pool, ReconnectPolicy,
+};
+use tower_sessions_redis_store::fred::types::{Builder, SetOptions};
 use url::Url;
 
 /// Sessions kept in memory at most; past it the least recently used go first. At a few hundred
@@ -22,16 +25,59 @@ const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// Redis connections per instance.
 const REDIS_POOL_SIZE: usize = 4;
 
-/// The session store chosen by `SESSION_STORE`.
+/// How long a used state is remembered: as long as a pending flow can live.
+const CLAIM_LIFETIME: Duration = Duration::from_secs(10 * 60);
+
+/// The session store chosen by `SESSION_STORE`, and beside it the record of states already
+/// used, shared the same way (in this process, or in Redis for every instance).
 #[derive(Debug, Clone)]
 pub enum SessionBackend {
-    Memory(MokaStore),
-    Redis { store: RedisStore<Pool>, pool: Pool },
+    Memory {
+        store: MokaStore,
+        claimed: moka::future::Cache<String, ()>,
+    },
+    Redis {
+        store: RedisStore<Pool>,
+        pool: Pool,
+    },
 }
 
 impl SessionBackend {
     pub fn memory() -> Self {
-        SessionBackend::Memory(MokaStore::new(Some(MAX_MEMORY_SESSIONS)))
+        SessionBackend::Memory {
+            store: MokaStore::new(Some(MAX_MEMORY_SESSIONS)),
+            claimed: moka::future::Cache::builder()
+                .max_capacity(MAX_MEMORY_SESSIONS)
+                .time_to_live(CLAIM_LIFETIME)
+                .build(),
+        }
+    }
+
+    /// Records that a flow's state is being used; true only the first time, across every
+    /// instance sharing the store. Two callbacks racing with the same state (a double click, a
+    /// replayed request) both find the flow in the session they loaded, but only one may
+    /// exchange the code.
+    pub async fn claim_state(&self, digest: &str) -> Result<bool, String> {
+        match self {
+            SessionBackend::Memory { claimed, .. } => Ok(claimed
+                .entry(digest.to_owned())
+                .or_insert(())
+                .await
+                .is_fresh()),
+            SessionBackend::Redis { pool, .. } => {
+                let set: Option<String> = pool
+                    .set(
+                        format!("ngi-consent:used-state:{digest}"),
+                        "1",
+                        Some(Expiration::EX(CLAIM_LIFETIME.as_secs().cast_signed())),
+                        Some(SetOptions::NX),
+                        false,
+                    )
+                    .await
+                    .map_err(|e| format!("Redis: {e}"))?;
+                Ok(set.is_some())
+            }
+        }
     }
 
     /// Connects to Redis, reconnecting for ever in the background. A Redis that is down at
@@ -67,7 +113,7 @@ impl SessionBackend {
     /// Whether the store answers now (readiness).
     pub async fn ping(&self) -> Result<(), String> {
         match self {
-            SessionBackend::Memory(_) => Ok(()),
+            SessionBackend::Memory { .. } => Ok(()),
             SessionBackend::Redis { pool, .. } => {
                 match tokio::time::timeout(Duration::from_secs(1), pool.ping::<String>(None)).await
                 {
@@ -83,14 +129,15 @@ impl SessionBackend {
     /// housekeeping on access and runs no thread of its own, so an idle site would otherwise
     /// keep abandoned sessions in memory until the next visitor.
     pub async fn evict_expired(&self) {
-        if let SessionBackend::Memory(store) = self {
+        if let SessionBackend::Memory { store, claimed } = self {
             let _ = store.load(&Id::default()).await;
+            claimed.run_pending_tasks().await;
         }
     }
 
     pub fn name(&self) -> &'static str {
         match self {
-            SessionBackend::Memory(_) => "memory",
+            SessionBackend::Memory { .. } => "memory",
             SessionBackend::Redis { .. } => "redis",
         }
     }
@@ -100,28 +147,28 @@ impl SessionBackend {
 impl SessionStore for SessionBackend {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         match self {
-            SessionBackend::Memory(store) => store.create(record).await,
+            SessionBackend::Memory { store, .. } => store.create(record).await,
             SessionBackend::Redis { store, .. } => store.create(record).await,
         }
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         match self {
-            SessionBackend::Memory(store) => store.save(record).await,
+            SessionBackend::Memory { store, .. } => store.save(record).await,
             SessionBackend::Redis { store, .. } => store.save(record).await,
         }
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
         match self {
-            SessionBackend::Memory(store) => store.load(session_id).await,
+            SessionBackend::Memory { store, .. } => store.load(session_id).await,
             SessionBackend::Redis { store, .. } => store.load(session_id).await,
         }
     }
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
         match self {
-            SessionBackend::Memory(store) => store.delete(session_id).await,
+            SessionBackend::Memory { store, .. } => store.delete(session_id).await,
             SessionBackend::Redis { store, .. } => store.delete(session_id).await,
         }
     }

@@ -301,3 +301,94 @@ async fn an_idle_session_ends_and_its_pending_flow_with_it() {
     assert!(body(page).await.contains("Vi fant ikke forespørselen din"));
     assert_eq!(app.sim.token_requests(), 0);
 }
+
+/// The same callback sent many times at once (a double click, a replay): however the requests
+/// race to the session, the code is exchanged once.
+async fn racing_callbacks_exchange_the_code_once(options: Options) {
+    let app = spawn_app_with(options).await;
+    let callback = app.consent_as(PERSON_1).await;
+
+    let racing: Vec<_> = (0..8)
+        .map(|_| {
+            let client = app.client.clone();
+            let url = callback.clone();
+            tokio::spawn(async move { client.get(url).send().await.unwrap().status() })
+        })
+        .collect();
+    let mut statuses = vec![];
+    for task in racing {
+        statuses.push(task.await.unwrap());
+    }
+
+    assert_eq!(app.sim.token_requests(), 1, "statuses: {statuses:?}");
+    assert!(statuses.contains(&StatusCode::SEE_OTHER));
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::SEE_OTHER || *s == StatusCode::BAD_REQUEST)
+    );
+}
+
+#[tokio::test]
+async fn racing_callbacks_exchange_the_code_once_with_the_memory_store() {
+    racing_callbacks_exchange_the_code_once(Options::default()).await;
+}
+
+#[tokio::test]
+async fn racing_callbacks_exchange_the_code_once_with_redis() {
+    if !redis_answers("127.0.0.1:6379").await {
+        return skip(
+            "racing_callbacks_exchange_the_code_once_with_redis",
+            "no Redis at 127.0.0.1:6379",
+        );
+    }
+    racing_callbacks_exchange_the_code_once(Options {
+        args: ServeArgs {
+            session_store: Some(SHARED_REDIS.into()),
+            ..ServeArgs::default()
+        },
+        ..Options::default()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_state_is_claimed_once_in_either_store() {
+    use ngi_consent::web::store::SessionBackend;
+    let mut stores = vec![SessionBackend::memory()];
+    if redis_answers("127.0.0.1:6379").await {
+        stores.push(
+            SessionBackend::redis(&Url::parse(SHARED_REDIS).unwrap())
+                .await
+                .unwrap(),
+        );
+    } else {
+        skip(
+            "a_state_is_claimed_once_in_either_store (Redis part)",
+            "no Redis at 127.0.0.1:6379",
+        );
+    }
+    for store in stores {
+        let digest = format!("test-{}", uuid_like());
+        assert!(
+            store.claim_state(&digest).await.unwrap(),
+            "{}",
+            store.name()
+        );
+        assert!(
+            !store.claim_state(&digest).await.unwrap(),
+            "{}",
+            store.name()
+        );
+        assert!(store.claim_state(&format!("{digest}-other")).await.unwrap());
+    }
+}
+
+fn uuid_like() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{nanos:x}-{:x}", std::process::id())
+}
