@@ -119,12 +119,21 @@ pub enum NgiTarget {
 }
 
 /// Where sessions are kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum SessionStoreKind {
     /// In this process; expired sessions are evicted on their own. One instance only.
     Memory,
-    /// A Redis server shared by every instance.
+    /// A Redis server shared by every instance. The URL may hold a password: shown redacted.
     Redis(Url),
+}
+
+impl fmt::Debug for SessionStoreKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionStoreKind::Memory => f.write_str("Memory"),
+            SessionStoreKind::Redis(url) => write!(f, "Redis({})", redacted(url)),
+        }
+    }
 }
 
 /// How log lines are written.
@@ -197,7 +206,8 @@ impl Settings {
         };
 
         let issuer = match args.ngi_issuer.as_deref().map(str::trim) {
-            None | Some("") => None,
+            // NGI's own hosts have a known issuer; other hosts are asked (discovery).
+            None | Some("") => default_issuer(&args),
             Some(raw) => {
                 Url::parse(raw).map_err(|e| {
                     ConfigError::new("NGI_ISSUER", format!("not an absolute URL: {e}"))
@@ -358,6 +368,18 @@ fn redacted(url: &Url) -> String {
         let _ = shown.set_password(Some("***"));
     }
     shown.to_string()
+}
+
+/// The issuer of NGI's preprod or prod authorization server, when that is the one in use.
+fn default_issuer(args: &ServeArgs) -> Option<String> {
+    if args.ngi_access_url.is_some() {
+        return None;
+    }
+    match args.ngi_env.as_deref().map(str::trim) {
+        Some("preprod") => Some("https://access-preprod.norskgjeld.no/".to_owned()),
+        Some("prod") => Some("https://access.norskgjeld.no/".to_owned()),
+        _ => None,
+    }
 }
 
 fn ngi_target(args: &ServeArgs) -> Result<NgiTarget, ConfigError> {
@@ -629,6 +651,23 @@ mod tests {
         };
         assert_eq!(access.as_str(), "https://access-preprod.norskgjeld.no/");
         assert_eq!(api.as_str(), "https://api-preprod.norskgjeld.no/");
+        assert_eq!(
+            s.issuer.as_deref(),
+            Some("https://access-preprod.norskgjeld.no/")
+        );
+    }
+
+    #[test]
+    fn other_hosts_leave_the_issuer_to_discovery_unless_named() {
+        let mut args = preprod();
+        args.ngi_access_url = Some("https://access.example".into());
+        args.ngi_api_url = Some("https://api.example".into());
+        assert_eq!(Settings::from_args(args.clone()).unwrap().issuer, None);
+        args.ngi_issuer = Some("https://access.example/".into());
+        assert_eq!(
+            Settings::from_args(args).unwrap().issuer.as_deref(),
+            Some("https://access.example/")
+        );
     }
 
     #[test]
@@ -719,6 +758,7 @@ mod tests {
         assert_eq!(s.rate_limit_per_minute, None);
         assert_eq!(s.trusted_proxies.len(), 2);
         assert!(!s.to_string().contains("pw@"), "{s}");
+        assert!(!format!("{s:?}").contains("pw@"), "{s:?}");
 
         let d = Settings::from_args(preprod()).unwrap();
         assert_eq!(d.session_store, SessionStoreKind::Memory);

@@ -112,7 +112,11 @@ impl Application {
             redirect_uri,
             scope: settings.scope,
             pkce: settings.pkce,
-            issuer: settings.issuer.clone(),
+            // In the demo the simulator's issuer is known: no discovery needed.
+            issuer: settings
+                .issuer
+                .clone()
+                .or_else(|| simulator.as_ref().map(SimulatorHandle::issuer)),
             timeout: settings.timeout,
             connect_timeout: settings.connect_timeout,
         })
@@ -273,6 +277,12 @@ fn router(
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        // The id is always ours: one sent by the client would become the reference on error
+        // pages, a log field and NGI's trace id, chosen by whoever sent it.
+        .layer(middleware::map_request(|mut request: Request| async move {
+            request.headers_mut().remove("x-request-id");
+            request
+        }))
         .with_state(state)
 }
 

@@ -148,12 +148,23 @@ pub struct NgiClient {
     debt_url: Url,
     scope: ConsentScope,
     pkce: bool,
-    issuer: OnceCell<String>,
+    issuer: OnceCell<IssuerRule>,
 }
 
 #[derive(Deserialize)]
 struct Discovery {
     issuer: String,
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: bool,
+}
+
+/// What an `iss` callback parameter must be (RFC 9207).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerRule {
+    /// The issuer `iss` must equal, compared as plain strings.
+    pub issuer: String,
+    /// The server promised to send `iss`, so a callback without it is refused.
+    pub required: bool,
 }
 
 impl NgiClient {
@@ -176,7 +187,10 @@ impl NgiClient {
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let issuer = match config.issuer {
-            Some(issuer) => OnceCell::new_with(Some(issuer)),
+            Some(issuer) => OnceCell::new_with(Some(IssuerRule {
+                issuer,
+                required: false,
+            })),
             None => OnceCell::new(),
         };
         Ok(Self {
@@ -293,10 +307,7 @@ impl NgiClient {
             .map_err(|e| NgiError::from_reqwest(endpoint, &e))?;
         let status = response.status();
         let json = is_json(response.headers().get(header::CONTENT_TYPE));
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| NgiError::from_reqwest(endpoint, &e))?;
+        let body = read_body(endpoint, response).await?;
         if status == reqwest::StatusCode::OK {
             if !json {
                 return Err(NgiError::BadAnswer {
@@ -307,7 +318,7 @@ impl NgiClient {
             let info: wire::DebtInformation =
                 serde_json::from_slice(&body).map_err(|e| NgiError::BadAnswer {
                     endpoint,
-                    detail: format!("not debt information: {e}"),
+                    detail: format!("not debt information: {}", json_error(&e)),
                 })?;
             return DebtSummary::try_from(info).map_err(|e| NgiError::BadAnswer {
                 endpoint,
@@ -331,16 +342,21 @@ impl NgiClient {
         })
     }
 
-    /// The issuer an `iss` callback parameter must equal: configured, or read once from NGI's
-    /// discovery document (a failed read is not cached, so the next callback asks again).
-    pub async fn expected_issuer(&self, trace_id: &str) -> Result<&str, NgiError> {
+    /// The rule for `iss`: the configured issuer (pinned: NGI's own for preprod and prod, the
+    /// simulator's in the demo, or `NGI_ISSUER`), or else what NGI's discovery document says,
+    /// read once. A failed read is not cached, so the next callback asks again.
+    pub async fn issuer_rule(&self, trace_id: &str) -> Result<&IssuerRule, NgiError> {
         self.issuer
             .get_or_try_init(|| self.discover_issuer(trace_id))
             .await
-            .map(String::as_str)
     }
 
-    async fn discover_issuer(&self, trace_id: &str) -> Result<String, NgiError> {
+    /// Whether the issuer is known without asking NGI.
+    pub fn issuer_is_pinned(&self) -> bool {
+        self.issuer.initialized()
+    }
+
+    async fn discover_issuer(&self, trace_id: &str) -> Result<IssuerRule, NgiError> {
         let endpoint = Endpoint::Discovery;
         let url = self
             .access
@@ -364,16 +380,23 @@ impl NgiClient {
                 trace_id: None,
             });
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| NgiError::from_reqwest(endpoint, &e))?;
-        serde_json::from_slice::<Discovery>(&body)
-            .map(|d| d.issuer)
-            .map_err(|e| NgiError::BadAnswer {
+        let body = read_body(endpoint, response).await?;
+        let discovery =
+            serde_json::from_slice::<Discovery>(&body).map_err(|e| NgiError::BadAnswer {
                 endpoint,
-                detail: format!("not a discovery document: {e}"),
-            })
+                detail: format!("not a discovery document: {}", json_error(&e)),
+            })?;
+        // RFC 8414 §3.3: the issuer named must be the one whose well-known URL was asked.
+        if discovery.issuer.trim_end_matches('/') != self.access.as_str().trim_end_matches('/') {
+            return Err(NgiError::BadAnswer {
+                endpoint,
+                detail: "the discovery document names another issuer than the one asked".into(),
+            });
+        }
+        Ok(IssuerRule {
+            issuer: discovery.issuer,
+            required: discovery.authorization_response_iss_parameter_supported,
+        })
     }
 }
 
@@ -422,14 +445,47 @@ async fn send_token_request(
     if let Some(headers) = answer.headers_mut() {
         headers.extend(response.headers().clone());
     }
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| NgiError::from_reqwest(endpoint, &e))?;
-    answer.body(body.to_vec()).map_err(|e| NgiError::BadAnswer {
+    let body = read_body(endpoint, response).await?;
+    answer.body(body).map_err(|e| NgiError::BadAnswer {
         endpoint,
         detail: e.to_string(),
     })
+}
+
+/// What kind of JSON error, and where, without serde's text: it quotes the offending value,
+/// which in a debt answer could be a national identity number or an amount.
+fn json_error(e: &serde_json::Error) -> String {
+    format!(
+        "{:?} error at line {} column {}",
+        e.classify(),
+        e.line(),
+        e.column()
+    )
+}
+
+/// The most of an answer from NGI we read: a debt answer is a few kilobytes.
+const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
+/// Reads an answer's body, refusing one larger than `MAX_ANSWER_BYTES`.
+async fn read_body(
+    endpoint: Endpoint,
+    mut response: reqwest::Response,
+) -> Result<Vec<u8>, NgiError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| NgiError::from_reqwest(endpoint, &e))?
+    {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(NgiError::BadAnswer {
+                endpoint,
+                detail: format!("the answer is larger than {MAX_ANSWER_BYTES} bytes"),
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn is_json(content_type: Option<&HeaderValue>) -> bool {

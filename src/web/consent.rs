@@ -127,10 +127,15 @@ async fn handle_callback(
         )
     })?;
 
-    // 1. The issuer, when the server says who it is (RFC 9207).
-    if let Some(iss) = &callback.iss {
-        let expected = app.ngi.expected_issuer(&ctx.request_id).await?;
-        if iss != expected {
+    // 1. The issuer (RFC 9207): when the callback names one it must be NGI's, and when NGI
+    //    promised to name itself, a callback that does not is refused.
+    if callback.iss.is_some() || !app.ngi.issuer_is_pinned() {
+        let rule = app.ngi.issuer_rule(&ctx.request_id).await?;
+        let refused = match &callback.iss {
+            Some(iss) => *iss != rule.issuer,
+            None => rule.required,
+        };
+        if refused {
             return Err(AppError::with_cause(
                 ErrorKind::FlowUnknown,
                 "flow.outcome=issuer_mismatch: the callback's iss is not NGI's issuer",

@@ -38,28 +38,54 @@ impl KeyExtractor for ClientIp {
     }
 }
 
-/// The client's address: the peer, or through trusted proxies the first untrusted hop.
-/// Without a peer address (in-process tests) every request counts as one client.
+/// The client's address: the peer, or through trusted proxies the first untrusted hop, walking
+/// `X-Forwarded-For` from the right. A hop that is not a plain IP address ends the walk at the
+/// last trusted address: what lies left of it could have been written by anyone. IPv6 clients
+/// are counted per /64, the block one host usually has. Without a peer address (in-process
+/// tests) every request counts as one client.
 pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
-    let unspecified = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
-    let Some(peer) = peer else { return unspecified };
+    let Some(peer) = peer else {
+        return IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    };
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return peer;
+    let mut client = peer;
+    if is_trusted(&peer) {
+        let hops: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        for hop in hops.iter().rev() {
+            let Ok(ip) = hop.parse::<IpAddr>() else { break };
+            client = ip;
+            if !is_trusted(&ip) {
+                break;
+            }
+        }
     }
-    let hops: Vec<IpAddr> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|hop| hop.trim().parse().ok())
-        .collect();
-    hops.iter()
-        .rev()
-        .find(|ip| !is_trusted(ip))
-        .or(hops.first())
-        .copied()
-        .unwrap_or(peer)
+    per_block(client)
+}
+
+fn per_block(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let segments = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(
+                segments[0],
+                segments[1],
+                segments[2],
+                segments[3],
+                0,
+                0,
+                0,
+                0,
+            ))
+        }
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    }
 }
 
 pub type RateLimit = Arc<GovernorConfig<ClientIp, NoOpMiddleware>>;
@@ -136,6 +162,26 @@ mod tests {
         let trusted = ["10.0.0.0/8".parse().unwrap()];
         let got = client_ip(Some(ip("10.0.0.2")), &xff("not-an-ip, <script>"), &trusted);
         assert_eq!(got, ip("10.0.0.2"));
+    }
+
+    #[test]
+    fn a_hop_that_is_not_an_address_stops_the_walk_before_forged_entries() {
+        let trusted = ["10.0.0.0/8".parse().unwrap()];
+        // Some proxies append ip:port; the forged entry to its left must not become the client.
+        let headers = xff("198.51.100.77, 203.0.113.5:51234");
+        let got = client_ip(Some(ip("10.0.0.2")), &headers, &trusted);
+        assert_eq!(got, ip("10.0.0.2"));
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64_block() {
+        let a = client_ip(Some(ip("2001:db8:1:2::1")), &HeaderMap::new(), &[]);
+        let b = client_ip(Some(ip("2001:db8:1:2:ffff::9")), &HeaderMap::new(), &[]);
+        let c = client_ip(Some(ip("2001:db8:1:3::1")), &HeaderMap::new(), &[]);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        let mapped = client_ip(Some(ip("::ffff:203.0.113.9")), &HeaderMap::new(), &[]);
+        assert_eq!(mapped, ip("203.0.113.9"));
     }
 
     #[test]

@@ -286,3 +286,28 @@ async fn a_callback_with_only_a_state_says_the_request_was_not_found() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_callback_without_iss_is_refused_when_ngi_promised_to_send_it() {
+    let app = spawn_app_with(Options {
+        send_iss: true,
+        ..Default::default()
+    })
+    .await;
+    let callback = app.consent_as(PERSON_1).await;
+    let without_iss: Vec<(String, String)> = query(&callback)
+        .into_iter()
+        .filter(|(k, _)| k != "iss")
+        .collect();
+    let mut stripped = app.url("/v1/callback");
+    stripped.query_pairs_mut().extend_pairs(without_iss);
+
+    refused(
+        &app,
+        stripped,
+        StatusCode::BAD_REQUEST,
+        "Vi fant ikke forespørselen din",
+    )
+    .await;
+    assert_eq!(app.sim.token_requests(), 0);
+}

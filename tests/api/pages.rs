@@ -237,3 +237,21 @@ async fn the_simulator_demo_shows_its_banner() {
             .contains("Ingen ekte opplysninger")
     );
 }
+
+#[tokio::test]
+async fn the_request_id_is_always_ours_not_the_clients() {
+    let server = in_process("https://lan.example.no").await;
+    let response = server
+        .get("/no/such/page")
+        .add_header("x-request-id", "ATTACKER-CHOSEN-ID flow.outcome=success")
+        .await;
+    let id = response.header("x-request-id");
+    let id = id.to_str().unwrap();
+    assert_ne!(id, "ATTACKER-CHOSEN-ID flow.outcome=success");
+    assert_eq!(id.len(), 36, "not a UUID: {id}");
+    assert!(!response.text().contains("ATTACKER"));
+    assert!(
+        response.text().contains(id),
+        "the error page shows another reference"
+    );
+}
