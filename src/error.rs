@@ -31,15 +31,17 @@ pub enum ErrorKind {
     NotFound,
     Unavailable,
     TooManyRequests,
+    CrossSite,
     Internal,
 }
 
 impl ErrorKind {
     pub fn status(self) -> StatusCode {
         match self {
-            ErrorKind::ConsentDenied | ErrorKind::LoginCancelled | ErrorKind::PersonMismatch => {
-                StatusCode::FORBIDDEN
-            }
+            ErrorKind::ConsentDenied
+            | ErrorKind::LoginCancelled
+            | ErrorKind::PersonMismatch
+            | ErrorKind::CrossSite => StatusCode::FORBIDDEN,
             ErrorKind::FlowUnknown | ErrorKind::FlowExpired | ErrorKind::BadRequest => {
                 StatusCode::BAD_REQUEST
             }
@@ -77,6 +79,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::TooManyRequests => "too_many_requests",
+            ErrorKind::CrossSite => "cross_site",
             ErrorKind::Internal => "internal",
         }
     }
@@ -101,13 +104,17 @@ impl ErrorKind {
             ErrorKind::NotFound => t.err_not_found,
             ErrorKind::Unavailable => t.err_unavailable,
             ErrorKind::TooManyRequests => t.err_too_many_requests,
+            ErrorKind::CrossSite => t.err_cross_site,
             ErrorKind::Internal => t.err_internal,
         }
     }
 
     /// Whether the page offers "start again" (a new consent flow) or just the front page.
     pub fn offers_restart(self) -> bool {
-        !matches!(self, ErrorKind::BadRequest | ErrorKind::NotFound)
+        !matches!(
+            self,
+            ErrorKind::BadRequest | ErrorKind::NotFound | ErrorKind::CrossSite
+        )
     }
 }
 
@@ -209,6 +216,7 @@ mod tests {
             ErrorKind::NotFound,
             ErrorKind::Unavailable,
             ErrorKind::TooManyRequests,
+            ErrorKind::CrossSite,
             ErrorKind::Internal,
         ];
         for lang in [Lang::Nb, Lang::En] {

@@ -110,6 +110,7 @@ pub struct Texts {
     pub debt_consent_expires: &'static str,
     pub debt_held_note: &'static str,
     pub debt_start_again: &'static str,
+    pub end_session: &'static str,
     pub credit_facilities: &'static str,
     pub repayment_loans: &'static str,
     pub charge_cards: &'static str,
@@ -162,6 +163,7 @@ pub struct Texts {
     pub err_not_found: ErrorText,
     pub err_unavailable: ErrorText,
     pub err_too_many_requests: ErrorText,
+    pub err_cross_site: ErrorText,
     pub err_internal: ErrorText,
 }
 
@@ -207,6 +209,7 @@ pub static NB: Texts = Texts {
     debt_consent_expires: "Utløper",
     debt_held_note: "Vi viser disse opplysningene i inntil 15 minutter etter at de ble hentet. Deretter slettes de her.",
     debt_start_again: "Hent opplysningene på nytt",
+    end_session: "Slett opplysningene nå",
     credit_facilities: "Rammekreditter",
     repayment_loans: "Nedbetalingslån",
     charge_cards: "Kortkreditter",
@@ -309,6 +312,10 @@ pub static NB: Texts = Texts {
         title: "Tjenesten er midlertidig utilgjengelig",
         body: "Vi har et kortvarig problem. Ingen opplysninger er hentet. Prøv igjen om litt.",
     },
+    err_cross_site: ErrorText {
+        title: "Skjemaet kom fra et annet nettsted",
+        body: "Vi tar bare imot skjemaer fra våre egne sider. Gå til forsiden og start derfra.",
+    },
     err_too_many_requests: ErrorText {
         title: "For mange forsøk på kort tid",
         body: "Det er startet mange forespørsler herfra det siste minuttet. Vent et minutt og prøv igjen.",
@@ -361,6 +368,7 @@ pub static EN: Texts = Texts {
     debt_consent_expires: "Expires",
     debt_held_note: "We show this information for up to 15 minutes after it was fetched. Then it is deleted here.",
     debt_start_again: "Fetch the information again",
+    end_session: "Delete the information now",
     credit_facilities: "Credit facilities",
     repayment_loans: "Repayment loans",
     charge_cards: "Charge cards",
@@ -462,6 +470,10 @@ pub static EN: Texts = Texts {
     err_unavailable: ErrorText {
         title: "The service is temporarily unavailable",
         body: "We have a short-lived problem. Nothing has been fetched. Please try again in a little while.",
+    },
+    err_cross_site: ErrorText {
+        title: "The form came from another website",
+        body: "We only accept forms from our own pages. Go to the front page and start from there.",
     },
     err_too_many_requests: ErrorText {
         title: "Too many attempts in a short time",

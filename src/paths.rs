@@ -8,6 +8,8 @@ pub const CONSENT_START: &str = "/consent/start";
 pub const CALLBACK: &str = "/v1/callback";
 /// The person's debt, shown for a short time after a completed flow.
 pub const DEBT: &str = "/debt";
+/// "Delete the information now": ends the session (POST).
+pub const SESSION_END: &str = "/session/end";
 /// Liveness: the process answers.
 pub const HEALTHZ: &str = "/healthz";
 /// Readiness: configuration and session store usable.

@@ -27,7 +27,7 @@ use crate::error::{AppError, ErrorKind};
 use crate::ngi::client::{NgiClient, NgiConfig};
 use crate::paths;
 use crate::simulator::{self, ClientRegistration, SimulatorConfig, SimulatorHandle};
-use crate::web::context::{page_context, session_store_failures};
+use crate::web::context::{page_context, same_origin_forms, session_store_failures};
 use crate::web::ratelimit::{self, RateLimit};
 use crate::web::security::SecurityHeaders;
 use crate::web::store::SessionBackend;
@@ -140,6 +140,7 @@ impl Application {
             simulated: simulator.is_some(),
             secure_cookies: https,
             sessions: sessions.clone(),
+            public_origin: public_url.origin().ascii_serialization(),
             clock,
         };
         let idle = CookieDuration::seconds(
@@ -241,6 +242,10 @@ fn router(
         .fallback(not_found)
         .layer(sessions)
         .layer(middleware::from_fn(session_store_failures))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            same_origin_forms,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), page_context));
 
     let statics = Router::new()

@@ -10,7 +10,7 @@ use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
@@ -35,6 +35,20 @@ pub fn router(rate_limit: Option<&RateLimit>) -> Router<AppState> {
     Router::new()
         .route(paths::CONSENT_START, start)
         .route(paths::CALLBACK, get(callback))
+        .route(paths::SESSION_END, post(end_session))
+}
+
+/// "Delete the information now": the session and everything in it goes, here and in the
+/// store, and the browser is asked to drop its cookies for the site.
+async fn end_session(session: Session) -> Result<Response, AppError> {
+    session.flush().await.map_err(AppError::session)?;
+    tracing::info!(flow.outcome = "ended", "session ended by the person");
+    let mut response = Redirect::to(paths::LANDING).into_response();
+    response.headers_mut().insert(
+        axum::http::HeaderName::from_static("clear-site-data"),
+        axum::http::HeaderValue::from_static("\"cookies\""),
+    );
+    Ok(response)
 }
 
 /// The landing form. The national identity number is posted, never put in a URL.
@@ -74,6 +88,11 @@ async fn start_from_form(
 
 async fn start(app: &AppState, session: &Session, nin: Option<Nin>) -> Result<Response, AppError> {
     let now = app.now();
+    // A new flow fetches anew: debt shown before is not kept beside it.
+    DebtSession(session)
+        .clear()
+        .await
+        .map_err(AppError::session)?;
     let (authorize_url, pending) = flow::start(&app.ngi, now, nin);
     let flows = FlowSession(session);
     let mut pending_flows = flows.pending().await.map_err(AppError::session)?;

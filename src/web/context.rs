@@ -130,6 +130,31 @@ fn remembered_language(parts: &Parts, secure: bool) -> Option<Lang> {
         .and_then(|c| Lang::from_code(c.value()))
 }
 
+/// Forms are only taken from our own pages: a POST whose `Sec-Fetch-Site` says another site
+/// sent it (or, from browsers without it, whose `Origin` is not ours) is refused before it can
+/// touch the session. The session cookie is `SameSite=Lax`, so such a POST would arrive without
+/// it anyway, and a fresh session would replace the person's own.
+pub async fn same_origin_forms(
+    State(app): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() == axum::http::Method::POST && !from_our_pages(&request, &app.public_origin)
+    {
+        return AppError::with_cause(ErrorKind::CrossSite, "a form posted from another site")
+            .into_response();
+    }
+    next.run(request).await
+}
+
+fn from_our_pages(request: &Request, public_origin: &str) -> bool {
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+    match header("sec-fetch-site") {
+        Some(site) => matches!(site, "same-origin" | "none"),
+        None => header("origin").is_none_or(|origin| origin == public_origin),
+    }
+}
+
 /// The session layer answers a bare 500 when it cannot save the session (the store went away
 /// during the request). Directly outside it, this turns that answer into the "temporarily
 /// unavailable" page. Handlers never answer a bare 500 themselves: their errors are `AppError`s.

@@ -37,6 +37,8 @@ pub struct AppState {
     /// https: cookies get `Secure` and the `__Host-` prefix.
     pub secure_cookies: bool,
     pub sessions: store::SessionBackend,
+    /// `PUBLIC_URL`'s origin, as browsers send it in `Origin`.
+    pub public_origin: String,
     pub clock: Clock,
 }
 

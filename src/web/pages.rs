@@ -125,6 +125,7 @@ pub struct DebtPage {
     pub unanswered: Vec<String>,
     pub consent: Option<ConsentView>,
     pub restart_href: &'static str,
+    pub end_action: &'static str,
 }
 
 /// One loan type: its heading and one table per loan.
@@ -281,6 +282,7 @@ impl DebtPage {
                 .collect(),
             consent,
             restart_href: paths::LANDING,
+            end_action: paths::SESSION_END,
             chrome,
         }
     }

@@ -5,8 +5,9 @@
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use tower_sessions::Session;
+use tower_sessions::cookie::time::{Duration as CookieDuration, OffsetDateTime};
 use tower_sessions::session::Error;
+use tower_sessions::{Expiry, Session};
 
 use crate::domain::debt::DebtSummary;
 use crate::flow::pending::{CompletedFlows, PendingFlows};
@@ -57,12 +58,24 @@ struct ShownDebt {
 impl DebtSession<'_> {
     const KEY: &'static str = "ngi.debt.shown";
 
+    /// Keeps the summary, and ends the whole session when it expires, so the store itself
+    /// drops the data then even if the person never comes back.
     pub async fn store(&self, summary: DebtSummary, now: Timestamp) -> Result<(), Error> {
         let shown = ShownDebt {
             fetched_at: now,
             summary,
         };
-        self.0.insert(Self::KEY, shown).await
+        self.0.insert(Self::KEY, shown).await?;
+        let shown_for = CookieDuration::seconds(DEBT_SHOWN_FOR.as_secs());
+        self.0.set_expiry(Some(Expiry::AtDateTime(
+            OffsetDateTime::now_utc() + shown_for,
+        )));
+        Ok(())
+    }
+
+    /// Forgets the summary (a new flow is starting).
+    pub async fn clear(&self) -> Result<(), Error> {
+        self.0.remove::<ShownDebt>(Self::KEY).await.map(|_| ())
     }
 
     /// The summary while it is fresh; an expired one is deleted on the way.

@@ -317,3 +317,60 @@ async fn a_matching_iss_is_accepted() {
     assert_eq!(query(&callback)["iss"], app.sim.issuer());
     assert_eq!(location(&app.get_url(callback).await).path(), "/debt");
 }
+
+#[tokio::test]
+async fn deleting_the_information_ends_the_session_everywhere() {
+    let app = spawn_app().await;
+    let page = app.follow_login(PERSON_1).await;
+    let html = body(page).await;
+    assert!(html.contains("action=\"/session/end\""));
+    let cookie = app
+        .session_cookie(&app.get("/consent/start").await)
+        .map(|c| c.split(';').next().unwrap().to_owned());
+
+    let ended = app
+        .client
+        .post(app.url("/session/end"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(ended.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&ended).path(), "/");
+    assert_eq!(ended.headers()["clear-site-data"], "\"cookies\"");
+    assert_eq!(app.get("/debt").await.status(), StatusCode::NOT_FOUND);
+    // The old cookie, replayed, finds nothing: the session is gone from the store too.
+    if let Some(cookie) = cookie {
+        let replayed = browser()
+            .get(app.url("/debt"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(replayed.status(), StatusCode::NOT_FOUND);
+    }
+}
+
+#[tokio::test]
+async fn starting_a_new_flow_forgets_the_debt_shown_before() {
+    let app = spawn_app().await;
+    assert_eq!(app.follow_login(PERSON_1).await.status(), StatusCode::OK);
+    app.start().await;
+    assert_eq!(app.get("/debt").await.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_session_holding_debt_ends_fifteen_minutes_after_the_fetch() {
+    let app = spawn_app().await;
+    let callback = app.consent_as(PERSON_1).await;
+    let response = app.get_url(callback).await;
+    let cookie = app.session_cookie(&response).unwrap();
+    let max_age: i64 = cookie
+        .split(';')
+        .map(str::trim)
+        .find_map(|a| a.strip_prefix("Max-Age="))
+        .unwrap_or_else(|| panic!("no Max-Age in {cookie}"))
+        .parse()
+        .unwrap();
+    assert!((890..=900).contains(&max_age), "Max-Age={max_age}");
+}

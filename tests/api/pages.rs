@@ -255,3 +255,38 @@ async fn the_request_id_is_always_ours_not_the_clients() {
         "the error page shows another reference"
     );
 }
+
+#[tokio::test]
+async fn a_form_posted_from_another_site_is_refused_before_it_touches_the_session() {
+    let server = in_process("https://lan.example.no").await;
+    for (header, value) in [
+        ("sec-fetch-site", "cross-site"),
+        ("sec-fetch-site", "same-site"),
+        ("origin", "https://evil.example"),
+    ] {
+        let response = server
+            .post("/consent/start")
+            .add_header(header, value)
+            .form(&[("nin", "")])
+            .await;
+        response.assert_status(StatusCode::FORBIDDEN);
+        assert!(
+            response
+                .text()
+                .contains("Skjemaet kom fra et annet nettsted")
+        );
+        assert!(
+            response.maybe_header("set-cookie").is_none(),
+            "{header}: {value}"
+        );
+        let end = server.post("/session/end").add_header(header, value).await;
+        end.assert_status(StatusCode::FORBIDDEN);
+    }
+    let ours = server
+        .post("/consent/start")
+        .add_header("origin", "https://lan.example.no")
+        .add_header("sec-fetch-site", "same-origin")
+        .form(&[("nin", "")])
+        .await;
+    ours.assert_status(StatusCode::SEE_OTHER);
+}

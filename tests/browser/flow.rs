@@ -93,6 +93,12 @@ async fn a_person_consents_and_sees_their_debt_on_an_accessible_page() -> TestRe
     assert!(body_text(&browser).await?.contains("Your debt"));
     accessible(&browser, "05-debt-page-english").await?;
 
+    // "Delete the information now" ends the session and leads back to the start.
+    click_and_wait_for_navigation(&browser, "form[action='/session/end'] button").await?;
+    assert_eq!(current_url(&browser).await?.path(), "/");
+    goto(&browser, &format!("{site}debt")).await?;
+    assert!(text_of(&browser, "h1").await?.contains("No debt information to show"));
+
     browser.close().await
 }
 
