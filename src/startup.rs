@@ -9,7 +9,9 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, header};
 use axum::middleware;
+use axum::response::IntoResponse;
 use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -240,6 +242,12 @@ fn router(
 
     let pages = web::pages(rate_limit)
         .fallback(not_found)
+        // A panic (none is known to be reachable) becomes the generic error page.
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                AppError::with_cause(ErrorKind::Internal, "a handler panicked").into_response()
+            },
+        ))
         .layer(sessions)
         .layer(middleware::from_fn(session_store_failures))
         .layer(middleware::from_fn_with_state(
@@ -274,7 +282,14 @@ fn router(
                         .get::<RequestId>()
                         .and_then(|id| id.header_value().to_str().ok())
                         .unwrap_or("-");
-                    tracing::info_span!("request", method = %request.method(), route, request_id = id)
+                    // flow_id is filled in by the consent handlers (a digest, never the state).
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        route,
+                        request_id = id,
+                        flow_id = tracing::field::Empty,
+                    )
                 })
                 .on_request(())
                 .on_response(DefaultOnResponse::new().level(Level::INFO))

@@ -30,7 +30,7 @@ where
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .with_span_list(false)
+            .with_span_list(true)
             .try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };

@@ -52,6 +52,13 @@ fn lines() -> Vec<Value> {
         .collect()
 }
 
+/// A field of the request span a line was logged in (the line's own span, or any enclosing one).
+fn span_field<'a>(line: &'a Value, name: &str) -> Option<&'a Value> {
+    line["span"]
+        .get(name)
+        .or_else(|| line["spans"].as_array()?.iter().find_map(|s| s.get(name)))
+}
+
 fn text() -> String {
     String::from_utf8(captured().0.lock().unwrap().clone()).unwrap()
 }
@@ -120,7 +127,7 @@ async fn each_request_gets_one_line_with_its_id_route_status_and_latency() {
 
     let ours: Vec<Value> = lines()
         .into_iter()
-        .filter(|l| l["span"]["request_id"] == request_id.as_str())
+        .filter(|l| span_field(l, "request_id").is_some_and(|v| v == request_id.as_str()))
         .filter(|l| l["message"] == "finished processing request")
         .collect();
     assert_eq!(ours.len(), 1, "expected exactly one request line");
@@ -165,4 +172,43 @@ async fn ngi_trace_ids_from_error_answers_are_logged() {
     );
     assert_eq!(app.get_url(callback).await.status(), 502);
     assert!(text().contains("ngi-trace-4d2e5329"));
+}
+
+#[tokio::test]
+async fn a_flows_start_and_outcome_share_a_flow_id_that_is_not_the_state() {
+    captured();
+    let app = spawn_app().await;
+    let start = app.get("/consent/start").await;
+    let state = query(&location(&start))["state"].clone();
+    let start_id = start.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let tx = app.log_in_at_ngi(location(&start), PERSON_1).await;
+    let callback = app.decide_at_ngi(&tx, "decline").await;
+    let end = app.get_url(callback).await;
+    let end_id = end.headers()["x-request-id"].to_str().unwrap().to_owned();
+
+    let flow_of = |request_id: &str| -> Vec<String> {
+        lines()
+            .iter()
+            .filter(|l| span_field(l, "request_id").is_some_and(|v| v == request_id))
+            .filter_map(|l| {
+                span_field(l, "flow_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .collect()
+    };
+    let started = flow_of(&start_id);
+    let ended = flow_of(&end_id);
+    assert!(
+        !started.is_empty() && !ended.is_empty(),
+        "no flow id logged"
+    );
+    assert_eq!(started[0], ended[0]);
+    assert_eq!(started[0].len(), 12);
+    assert!(!state.contains(&started[0]));
+    let outcome = lines().into_iter().any(|l| {
+        span_field(&l, "request_id").is_some_and(|v| v == end_id.as_str())
+            && l["error.kind"] == "consent_denied"
+    });
+    assert!(outcome, "the outcome line is missing");
 }

@@ -45,6 +45,10 @@ impl PendingAuthorization {
         now.duration_since(self.created_at) >= FLOW_LIFETIME
     }
 
+    pub fn flow_id(&self) -> String {
+        flow_id(&self.state)
+    }
+
     /// The PKCE verifier, for the code exchange (it never leaves the server otherwise).
     pub fn into_parts(self) -> (CsrfToken, Option<PkceCodeVerifier>, Option<Nin>) {
         (self.state, self.pkce_verifier, self.expected_nin)
@@ -130,6 +134,14 @@ impl CompletedFlows {
 pub fn digest(state: &CsrfToken) -> String {
     let hash = Sha256::digest(state.secret().as_bytes());
     hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A short name for a flow in logs: the first 12 hex digits of its state's digest. It joins the
+/// "started" line to the outcome line without putting the state in the log.
+pub fn flow_id(state: &CsrfToken) -> String {
+    let mut id = digest(state);
+    id.truncate(12);
+    id
 }
 
 /// A fresh state value from the CSPRNG.

@@ -60,9 +60,10 @@ struct StartForm {
 
 async fn start_from_link(
     State(app): State<AppState>,
+    ctx: PageContext,
     session: Session,
 ) -> Result<Response, AppError> {
-    start(&app, &session, None).await
+    start(&app, &ctx, &session, None).await
 }
 
 async fn start_from_form(
@@ -83,10 +84,15 @@ async fn start_from_form(
             }
         },
     };
-    start(&app, &session, nin).await
+    start(&app, &ctx, &session, nin).await
 }
 
-async fn start(app: &AppState, session: &Session, nin: Option<Nin>) -> Result<Response, AppError> {
+async fn start(
+    app: &AppState,
+    ctx: &PageContext,
+    session: &Session,
+    nin: Option<Nin>,
+) -> Result<Response, AppError> {
     let now = app.now();
     // A new flow fetches anew: debt shown before is not kept beside it.
     DebtSession(session)
@@ -94,6 +100,7 @@ async fn start(app: &AppState, session: &Session, nin: Option<Nin>) -> Result<Re
         .await
         .map_err(AppError::session)?;
     let (authorize_url, pending) = flow::start(&app.ngi, now, nin);
+    ctx.record_flow(&pending.flow_id());
     let flows = FlowSession(session);
     let mut pending_flows = flows.pending().await.map_err(AppError::session)?;
     pending_flows.push(pending, now);
@@ -145,6 +152,8 @@ async fn handle_callback(
             format!("flow.outcome=state_invalid: {e}"),
         )
     })?;
+
+    ctx.record_flow(&pending::flow_id(&callback.state));
 
     // 1. The issuer (RFC 9207): when the callback names one it must be NGI's, and when NGI
     //    promised to name itself, a callback that does not is refused.

@@ -23,9 +23,17 @@ pub struct PageContext {
     pub lang: Lang,
     pub request_id: String,
     pub simulated: bool,
+    /// The request's span (taken here, outside the session layer's own span), so handlers can
+    /// add the flow id to the request's log lines.
+    pub span: tracing::Span,
 }
 
 impl PageContext {
+    /// Names the flow this request belongs to on every log line of the request.
+    pub fn record_flow(&self, flow_id: &str) {
+        self.span.record("flow_id", flow_id);
+    }
+
     pub fn chrome(&self, switch_path: &'static str) -> Chrome {
         Chrome::new(self.lang, self.simulated, switch_path, &self.request_id)
     }
@@ -45,6 +53,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PageContext {
                 lang: Lang::default(),
                 request_id: request_id(parts),
                 simulated: false,
+                span: tracing::Span::none(),
             }))
     }
 }
@@ -79,6 +88,7 @@ pub async fn page_context(State(app): State<AppState>, request: Request, next: N
         lang,
         request_id: request_id(&parts),
         simulated: app.simulated,
+        span: tracing::Span::current(),
     };
     parts.extensions.insert(ctx.clone());
     let response = next.run(Request::from_parts(parts, body)).await;
@@ -211,10 +221,11 @@ fn render_errors(ctx: &PageContext, response: Response) -> Response {
                 .into_response()
         }
     };
-    // Keep headers the handler set (Cache-Control, Retry-After …) except the body's own.
+    // Keep headers the handler set (Cache-Control, Retry-After, cookies …) except the body's
+    // own; appended, as some (Set-Cookie) may come more than once.
     for (name, value) in response.headers() {
         if name != CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
-            rendered.headers_mut().insert(name.clone(), value.clone());
+            rendered.headers_mut().append(name.clone(), value.clone());
         }
     }
     rendered

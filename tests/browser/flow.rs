@@ -97,7 +97,11 @@ async fn a_person_consents_and_sees_their_debt_on_an_accessible_page() -> TestRe
     click_and_wait_for_navigation(&browser, "form[action='/session/end'] button").await?;
     assert_eq!(current_url(&browser).await?.path(), "/");
     goto(&browser, &format!("{site}debt")).await?;
-    assert!(text_of(&browser, "h1").await?.contains("No debt information to show"));
+    assert!(
+        text_of(&browser, "h1")
+            .await?
+            .contains("No debt information to show")
+    );
 
     browser.close().await
 }
