@@ -13,6 +13,7 @@ use oauth2::{ClientId, ClientSecret};
 use url::Url;
 
 use crate::domain::scope::ConsentScope;
+use crate::web::sealed::SessionKey;
 
 /// The client the embedded simulator registers, so the demo runs with nothing configured.
 pub const DEMO_CLIENT_ID: &str = "ngi-consent-demo";
@@ -88,6 +89,12 @@ pub struct ServeArgs {
     /// Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client [default: none]
     #[arg(long, env = "TRUSTED_PROXIES")]
     pub trusted_proxies: Option<String>,
+    /// 32 random bytes, base64 (openssl rand -base64 32), sealing session data in Redis
+    #[arg(long, env = "SESSION_KEY", hide_env_values = true)]
+    pub session_key: Option<String>,
+    /// A file holding SESSION_KEY
+    #[arg(long, env = "SESSION_KEY_FILE")]
+    pub session_key_file: Option<PathBuf>,
 }
 
 /// A setting that cannot be used, named as the operator typed it.
@@ -163,6 +170,8 @@ pub struct Settings {
     /// Flows one client may start per minute; `None` means no limit.
     pub rate_limit_per_minute: Option<u32>,
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Seals session data in Redis; required with a Redis store.
+    pub session_key: Option<SessionKey>,
 }
 
 impl Settings {
@@ -301,6 +310,25 @@ impl Settings {
             })
             .collect::<Result<Vec<_>, _>>()?;
 
+        let session_key = match secret_value(
+            "SESSION_KEY",
+            args.session_key.as_deref(),
+            args.session_key_file.as_deref(),
+        )? {
+            Some(encoded) => Some(
+                SessionKey::from_base64(&encoded)
+                    .map_err(|e| ConfigError::new("SESSION_KEY", e))?,
+            ),
+            None => None,
+        };
+        if matches!(session_store, SessionStoreKind::Redis(_)) && session_key.is_none() {
+            return Err(ConfigError::new(
+                "SESSION_KEY",
+                "required with a Redis session store: sessions hold personal data and are sealed \
+                 before they leave the process (make one with: openssl rand -base64 32)",
+            ));
+        }
+
         Ok(Self {
             bind,
             public_url,
@@ -317,6 +345,7 @@ impl Settings {
             session_idle,
             rate_limit_per_minute,
             trusted_proxies,
+            session_key,
         })
     }
 
@@ -476,6 +505,27 @@ fn client_credentials(
         return Err(ConfigError::new("NGI_CLIENT_SECRET", "is empty"));
     }
     Ok((ClientId::new(id), ClientSecret::new(secret)))
+}
+
+/// A secret from its variable or from the file `<VARIABLE>_FILE` names, never both.
+fn secret_value(
+    variable: &'static str,
+    value: Option<&str>,
+    file: Option<&std::path::Path>,
+) -> Result<Option<String>, ConfigError> {
+    match (value, file) {
+        (Some(_), Some(_)) => Err(ConfigError::new(
+            variable,
+            format!("set either {variable} or {variable}_FILE, not both"),
+        )),
+        (Some(value), None) => Ok(Some(value.to_owned())),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|s| Some(s.trim_end_matches(['\r', '\n']).to_owned()))
+            .map_err(|e| {
+                ConfigError::new(variable, format!("cannot read {}: {e}", path.display()))
+            }),
+        (None, None) => Ok(None),
+    }
 }
 
 fn parse_addr(
@@ -747,6 +797,7 @@ mod tests {
     fn session_store_rate_limit_and_proxies_are_parsed() {
         let mut args = preprod();
         args.session_store = Some("redis://:pw@127.0.0.1:6379/2".into());
+        args.session_key = Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into());
         args.session_idle_secs = Some("60".into());
         args.rate_limit_per_minute = Some("0".into());
         args.trusted_proxies = Some("10.0.0.0/8, 192.168.1.7".into());
@@ -767,7 +818,7 @@ mod tests {
 
     #[test]
     fn bad_session_and_proxy_settings_are_named() {
-        let cases: [Case; 5] = [
+        let cases: [Case; 7] = [
             (
                 |a| a.session_store = Some("postgres://db".into()),
                 "SESSION_STORE",
@@ -788,6 +839,11 @@ mod tests {
                 |a| a.trusted_proxies = Some("10.0.0.0/33".into()),
                 "TRUSTED_PROXIES",
             ),
+            (
+                |a| a.session_store = Some("redis://127.0.0.1:6379".into()),
+                "SESSION_KEY",
+            ),
+            (|a| a.session_key = Some("c2hvcnQ=".into()), "SESSION_KEY"),
         ];
         for (change, variable) in cases {
             let mut args = preprod();

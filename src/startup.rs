@@ -126,9 +126,14 @@ impl Application {
 
         let sessions = match &settings.session_store {
             SessionStoreKind::Memory => SessionBackend::memory(),
-            SessionStoreKind::Redis(url) => SessionBackend::redis(url)
-                .await
-                .map_err(StartupError::Setup)?,
+            SessionStoreKind::Redis(url) => {
+                let key = settings.session_key.as_ref().ok_or_else(|| {
+                    StartupError::Setup("invalid setting SESSION_KEY: required with Redis".into())
+                })?;
+                SessionBackend::redis(url, key)
+                    .await
+                    .map_err(StartupError::Setup)?
+            }
         };
         let rate_limit = settings
             .rate_limit_per_minute

@@ -8,6 +8,7 @@ pub mod health;
 pub mod landing;
 pub mod pages;
 pub mod ratelimit;
+pub mod sealed;
 pub mod security;
 pub mod session;
 pub mod store;

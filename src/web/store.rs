@@ -16,6 +16,8 @@ use tower_sessions_redis_store::fred::prelude::{
 use tower_sessions_redis_store::fred::types::{Builder, SetOptions};
 use url::Url;
 
+use crate::web::sealed::{SealedStore, SessionKey};
+
 /// Sessions kept in memory at most; past it the least recently used go first. At a few hundred
 /// bytes a session this bounds the store to a few hundred MB even under a flood the rate limit
 /// lets through.
@@ -37,7 +39,7 @@ pub enum SessionBackend {
         claimed: moka::future::Cache<String, ()>,
     },
     Redis {
-        store: RedisStore<Pool>,
+        store: SealedStore<RedisStore<Pool>>,
         pool: Pool,
     },
 }
@@ -83,7 +85,7 @@ impl SessionBackend {
     /// Connects to Redis, reconnecting for ever in the background. A Redis that is down at
     /// start-up does not stop the site: pages say the service is unavailable and `/readyz`
     /// fails until it is back.
-    pub async fn redis(url: &Url) -> Result<Self, String> {
+    pub async fn redis(url: &Url, key: &SessionKey) -> Result<Self, String> {
         let config = Config::from_url(url.as_str())
             .map_err(|e| format!("invalid setting SESSION_STORE: {e}"))?;
         let pool = Builder::from_config(config)
@@ -105,7 +107,7 @@ impl SessionBackend {
             );
         }
         Ok(SessionBackend::Redis {
-            store: RedisStore::new(pool.clone()),
+            store: SealedStore::new(RedisStore::new(pool.clone()), key),
             pool,
         })
     }

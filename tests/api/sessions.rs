@@ -21,6 +21,15 @@ use url::Url;
 use crate::helpers::*;
 
 const SHARED_REDIS: &str = "redis://127.0.0.1:6379/0";
+/// 32 bytes, base64: the key sealing session data in Redis.
+const SESSION_KEY: &str = "dGVzdC1zZXNzaW9uLWtleS0zMi1ieXRlcy1sb25nISE=";
+
+fn with_redis(url: &str) -> impl Fn(&mut ServeArgs) + Copy + '_ {
+    move |args: &mut ServeArgs| {
+        args.session_store = Some(url.into());
+        args.session_key = Some(SESSION_KEY.into());
+    }
+}
 
 fn required() -> bool {
     std::env::var("NGI_REQUIRE_REDIS").is_ok_and(|v| v == "1")
@@ -98,7 +107,7 @@ async fn a_flow_started_on_one_instance_completes_on_another_through_redis() {
     let b_port = b.local_addr().unwrap().port();
     let public = Url::parse(&format!("http://{}", a.local_addr().unwrap())).unwrap();
     let sim = spawn_simulator(&public, CLIENT_SECRET, false).await;
-    let redis = |args: &mut ServeArgs| args.session_store = Some(SHARED_REDIS.into());
+    let redis = with_redis(SHARED_REDIS);
     let _stop_a = instance(a, &public, &sim, redis).await;
     let _stop_b = instance(b, &public, &sim, redis).await;
     let app = TestApp {
@@ -140,7 +149,7 @@ async fn restarting_an_instance_loses_no_session() {
     let addr = listener.local_addr().unwrap();
     let public = Url::parse(&format!("http://{addr}")).unwrap();
     let sim = spawn_simulator(&public, CLIENT_SECRET, false).await;
-    let redis = |args: &mut ServeArgs| args.session_store = Some(SHARED_REDIS.into());
+    let redis = with_redis(SHARED_REDIS);
     let stop = instance(listener, &public, &sim, redis).await;
     let app = TestApp {
         address: public.clone(),
@@ -232,6 +241,7 @@ async fn redis_going_away_gives_unavailable_pages_and_the_site_recovers_when_it_
     let app = spawn_app_with(Options {
         args: ServeArgs {
             session_store: Some(format!("redis://127.0.0.1:{port}/0")),
+            session_key: Some(SESSION_KEY.into()),
             ..ServeArgs::default()
         },
         ..Options::default()
@@ -345,6 +355,7 @@ async fn racing_callbacks_exchange_the_code_once_with_redis() {
     racing_callbacks_exchange_the_code_once(Options {
         args: ServeArgs {
             session_store: Some(SHARED_REDIS.into()),
+            session_key: Some(SESSION_KEY.into()),
             ..ServeArgs::default()
         },
         ..Options::default()
@@ -357,8 +368,9 @@ async fn a_state_is_claimed_once_in_either_store() {
     use ngi_consent::web::store::SessionBackend;
     let mut stores = vec![SessionBackend::memory()];
     if redis_answers("127.0.0.1:6379").await {
+        let key = ngi_consent::web::sealed::SessionKey::from_base64(SESSION_KEY).unwrap();
         stores.push(
-            SessionBackend::redis(&Url::parse(SHARED_REDIS).unwrap())
+            SessionBackend::redis(&Url::parse(SHARED_REDIS).unwrap(), &key)
                 .await
                 .unwrap(),
         );
@@ -391,4 +403,59 @@ fn uuid_like() -> String {
         .unwrap()
         .as_nanos();
     format!("{nanos:x}-{:x}", std::process::id())
+}
+
+#[tokio::test]
+async fn redis_holds_no_national_identity_number_or_debt_in_the_clear() {
+    use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, KeysInterface, Pool};
+    if OwnRedis::binary().is_none() {
+        return skip(
+            "redis_holds_no_national_identity_number_or_debt_in_the_clear",
+            "no redis-server binary",
+        );
+    }
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut redis = OwnRedis::start(port).await;
+    let url = format!("redis://127.0.0.1:{port}/0");
+    let mut args = ServeArgs::default();
+    with_redis(&url)(&mut args);
+    let app = spawn_app_with(Options {
+        args,
+        ..Options::default()
+    })
+    .await;
+    let start = app.start_with_nin(PERSON_2).await;
+    let tx = app.log_in_at_ngi(assert_redirect(&start), PERSON_2).await;
+    let callback = app.decide_at_ngi(&tx, "accept").await;
+    let completed = app.get_url(callback).await;
+    assert_redirect(&completed);
+    // The store's key is the session id, which is the cookie's value.
+    let cookie = app.session_cookie(&completed).unwrap();
+    let session_id = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
+    assert_eq!(app.get("/debt").await.status(), StatusCode::OK);
+
+    let pool = Pool::new(Config::from_url(&url).unwrap(), None, None, None, 1).unwrap();
+    pool.init().await.unwrap();
+    for key in [session_id] {
+        let value: Vec<u8> = pool.get(&key).await.unwrap();
+        assert!(!value.is_empty(), "no session under {key}");
+        let text = String::from_utf8_lossy(&value);
+        for clear in [PERSON_2, "298680", "TROLLFJORD", "LOFOTEN"] {
+            assert!(
+                !text.contains(clear),
+                "{clear} is readable in Redis under {key}"
+            );
+        }
+    }
+    redis.stop().await;
 }
