@@ -172,12 +172,31 @@ impl DebtPage {
             .to_owned()
         };
 
+        // The rows every loan type shares after its amounts: interest and fees where the type
+        // has them, then who shares the loan and how fresh the data is.
+        let fees = |rate_bp: Option<Rate>, charges: Option<Nok>, every: Option<ChargePeriod>| {
+            [
+                (t.field_rate, rate(rate_bp)),
+                (t.field_charges, money(charges)),
+                (t.field_charge_period, period(every)),
+            ]
+        };
+        let about = |who: CoBorrower, at: Option<Timestamp>| {
+            [
+                (t.field_co_borrower, co_borrower(who)),
+                (t.field_timestamp, when(at)),
+            ]
+        };
+        let card = |creditor: &str, rows: Vec<(&'static str, String)>| LoanCard {
+            creditor: creditor.to_owned(),
+            rows,
+        };
+
         let facilities = debt
             .credit_facilities()
             .into_iter()
-            .map(|(creditor, loan)| LoanCard {
-                creditor: creditor.to_owned(),
-                rows: vec![
+            .map(|(creditor, loan)| {
+                let mut rows = vec![
                     (t.field_credit_limit, money(loan.credit_limit)),
                     (
                         t.field_interest_bearing,
@@ -188,49 +207,43 @@ impl DebtPage {
                         money(loan.non_interest_bearing_balance),
                     ),
                     (t.field_loan_total, loan.total().to_string()),
-                    (t.field_rate, rate(loan.nominal_interest_rate)),
-                    (t.field_charges, money(loan.installment_charges)),
-                    (
-                        t.field_charge_period,
-                        period(loan.installment_charge_period),
-                    ),
-                    (t.field_co_borrower, co_borrower(loan.co_borrower)),
-                    (t.field_timestamp, when(loan.timestamp)),
-                ],
+                ];
+                rows.extend(fees(
+                    loan.nominal_interest_rate,
+                    loan.installment_charges,
+                    loan.installment_charge_period,
+                ));
+                rows.extend(about(loan.co_borrower, loan.timestamp));
+                card(creditor, rows)
             })
             .collect();
         let repayment = debt
             .repayment_loans()
             .into_iter()
-            .map(|(creditor, loan)| LoanCard {
-                creditor: creditor.to_owned(),
-                rows: vec![
+            .map(|(creditor, loan)| {
+                let remaining = loan.terms.map_or_else(
+                    || t.not_reported.to_owned(),
+                    |n| format!("{n} {}", t.field_terms_unit),
+                );
+                let mut rows = vec![
                     (t.field_original_balance, money(loan.original_balance)),
                     (t.field_balance, money(loan.balance)),
-                    (
-                        t.field_terms,
-                        loan.terms.map_or_else(
-                            || t.not_reported.to_owned(),
-                            |n| format!("{n} {}", t.field_terms_unit),
-                        ),
-                    ),
-                    (t.field_rate, rate(loan.nominal_interest_rate)),
-                    (t.field_charges, money(loan.installment_charges)),
-                    (
-                        t.field_charge_period,
-                        period(loan.installment_charge_period),
-                    ),
-                    (t.field_co_borrower, co_borrower(loan.co_borrower)),
-                    (t.field_timestamp, when(loan.timestamp)),
-                ],
+                    (t.field_terms, remaining),
+                ];
+                rows.extend(fees(
+                    loan.nominal_interest_rate,
+                    loan.installment_charges,
+                    loan.installment_charge_period,
+                ));
+                rows.extend(about(loan.co_borrower, loan.timestamp));
+                card(creditor, rows)
             })
             .collect();
         let cards = debt
             .charge_cards()
             .into_iter()
-            .map(|(creditor, loan)| LoanCard {
-                creditor: creditor.to_owned(),
-                rows: vec![
+            .map(|(creditor, loan)| {
+                let mut rows = vec![
                     (
                         t.field_interest_bearing,
                         money(loan.interest_bearing_balance),
@@ -240,9 +253,9 @@ impl DebtPage {
                         money(loan.non_interest_bearing_balance),
                     ),
                     (t.field_loan_total, loan.total().to_string()),
-                    (t.field_co_borrower, co_borrower(loan.co_borrower)),
-                    (t.field_timestamp, when(loan.timestamp)),
-                ],
+                ];
+                rows.extend(about(loan.co_borrower, loan.timestamp));
+                card(creditor, rows)
             })
             .collect();
         let sections: Vec<LoanSection> = [
@@ -257,10 +270,7 @@ impl DebtPage {
         let unknown = debt
             .unknown_loans()
             .into_iter()
-            .map(|(creditor, kind)| LoanCard {
-                creditor: creditor.to_owned(),
-                rows: vec![(t.unknown_loan_type, kind.to_owned())],
-            })
+            .map(|(creditor, kind)| card(creditor, vec![(t.unknown_loan_type, kind.to_owned())]))
             .collect::<Vec<_>>();
         let consent = debt.consent.as_ref().map(|c| ConsentView {
             purpose: c.purpose.map_or(t.not_reported, |p| purpose_text(t, p)),

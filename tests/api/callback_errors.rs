@@ -26,6 +26,17 @@ async fn refused(app: &TestApp, url: url::Url, status: StatusCode, title: &str) 
     html
 }
 
+/// The "we could not find your request" page: a callback this session cannot vouch for.
+async fn unknown_flow(app: &TestApp, url: url::Url) -> String {
+    refused(
+        app,
+        url,
+        StatusCode::BAD_REQUEST,
+        "Vi fant ikke forespørselen din",
+    )
+    .await
+}
+
 #[tokio::test]
 async fn declining_at_ngi_shows_that_nothing_was_shared() {
     let app = spawn_app().await;
@@ -114,13 +125,7 @@ async fn a_callback_without_state_is_refused_without_a_token_request() {
     let app = spawn_app().await;
     let _ = pending_state(&app).await;
     let url = callback_with(&app, &[("code", "c0de")]);
-    refused(
-        &app,
-        url,
-        StatusCode::BAD_REQUEST,
-        "Vi fant ikke forespørselen din",
-    )
-    .await;
+    unknown_flow(&app, url).await;
     assert_eq!(app.sim.token_requests(), 0);
 }
 
@@ -129,13 +134,7 @@ async fn a_callback_with_an_unknown_state_is_refused_without_a_token_request() {
     let app = spawn_app().await;
     let _ = pending_state(&app).await;
     let url = callback_with(&app, &[("code", "c0de"), ("state", "forged-state")]);
-    refused(
-        &app,
-        url,
-        StatusCode::BAD_REQUEST,
-        "Vi fant ikke forespørselen din",
-    )
-    .await;
+    unknown_flow(&app, url).await;
     assert_eq!(app.sim.token_requests(), 0);
 }
 
@@ -143,13 +142,7 @@ async fn a_callback_with_an_unknown_state_is_refused_without_a_token_request() {
 async fn an_error_callback_with_an_unknown_state_is_not_trusted() {
     let app = spawn_app().await;
     let url = callback_with(&app, &[("error", "consent_denied"), ("state", "forged")]);
-    let html = refused(
-        &app,
-        url,
-        StatusCode::BAD_REQUEST,
-        "Vi fant ikke forespørselen din",
-    )
-    .await;
+    let html = unknown_flow(&app, url).await;
     assert!(!html.contains("Du takket nei"));
 }
 
@@ -201,13 +194,7 @@ async fn a_state_older_than_ten_minutes_is_refused_as_expired() {
     .await;
     assert_eq!(app.sim.token_requests(), 0);
     // Expired is consumed too: a second try is simply unknown.
-    refused(
-        &app,
-        callback,
-        StatusCode::BAD_REQUEST,
-        "Vi fant ikke forespørselen din",
-    )
-    .await;
+    unknown_flow(&app, callback).await;
 }
 
 #[tokio::test]
@@ -218,13 +205,7 @@ async fn a_mismatched_iss_is_refused_before_the_state_is_used() {
         .query_pairs_mut()
         .append_pair("iss", "https://evil.example/");
 
-    refused(
-        &app,
-        callback.clone(),
-        StatusCode::BAD_REQUEST,
-        "Vi fant ikke forespørselen din",
-    )
-    .await;
+    unknown_flow(&app, callback.clone()).await;
     assert_eq!(app.sim.token_requests(), 0);
 
     // The real callback, without the forged iss, still completes: the state was not consumed.
@@ -249,13 +230,7 @@ async fn a_configured_issuer_is_used_instead_of_discovery() {
     })
     .await;
     let callback = app.consent_as(PERSON_1).await;
-    refused(
-        &app,
-        callback,
-        StatusCode::BAD_REQUEST,
-        "Vi fant ikke forespørselen din",
-    )
-    .await;
+    unknown_flow(&app, callback).await;
     assert_eq!(app.sim.token_requests(), 0);
 }
 
@@ -278,13 +253,7 @@ async fn a_callback_with_only_a_state_says_the_request_was_not_found() {
     let app = spawn_app().await;
     let state = pending_state(&app).await;
     let url = callback_with(&app, &[("state", &state)]);
-    refused(
-        &app,
-        url,
-        StatusCode::BAD_REQUEST,
-        "Vi fant ikke forespørselen din",
-    )
-    .await;
+    unknown_flow(&app, url).await;
 }
 
 #[tokio::test]
@@ -302,12 +271,6 @@ async fn a_callback_without_iss_is_refused_when_ngi_promised_to_send_it() {
     let mut stripped = app.url("/v1/callback");
     stripped.query_pairs_mut().extend_pairs(without_iss);
 
-    refused(
-        &app,
-        stripped,
-        StatusCode::BAD_REQUEST,
-        "Vi fant ikke forespørselen din",
-    )
-    .await;
+    unknown_flow(&app, stripped).await;
     assert_eq!(app.sim.token_requests(), 0);
 }
