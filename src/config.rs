@@ -76,6 +76,18 @@ pub struct ServeArgs {
     /// Log format: pretty or json [default: pretty]
     #[arg(long, env = "LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Where sessions live: memory, or redis://host:port/db for several instances [default: memory]
+    #[arg(long, env = "SESSION_STORE")]
+    pub session_store: Option<String>,
+    /// Seconds without a request after which a session ends [default: 1800]
+    #[arg(long, env = "SESSION_IDLE_SECS")]
+    pub session_idle_secs: Option<String>,
+    /// Flows one client IP may start per minute; 0 switches the limit off [default: 30]
+    #[arg(long, env = "RATE_LIMIT_PER_MINUTE")]
+    pub rate_limit_per_minute: Option<String>,
+    /// Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client [default: none]
+    #[arg(long, env = "TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
 }
 
 /// A setting that cannot be used, named as the operator typed it.
@@ -106,6 +118,15 @@ pub enum NgiTarget {
     Remote { name: String, access: Url, api: Url },
 }
 
+/// Where sessions are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionStoreKind {
+    /// In this process; expired sessions are evicted on their own. One instance only.
+    Memory,
+    /// A Redis server shared by every instance.
+    Redis(Url),
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -128,6 +149,11 @@ pub struct Settings {
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub log_format: LogFormat,
+    pub session_store: SessionStoreKind,
+    pub session_idle: Duration,
+    /// Flows one client may start per minute; `None` means no limit.
+    pub rate_limit_per_minute: Option<u32>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Settings {
@@ -200,6 +226,71 @@ impl Settings {
             }
         };
 
+        let session_store = match args.session_store.as_deref().map(str::trim) {
+            None | Some("" | "memory") => SessionStoreKind::Memory,
+            Some(raw) => {
+                let url = Url::parse(raw).map_err(|_| {
+                    ConfigError::new(
+                        "SESSION_STORE",
+                        "memory, or a URL such as redis://127.0.0.1:6379/0",
+                    )
+                })?;
+                if url.scheme() != "redis" {
+                    return Err(ConfigError::new(
+                        "SESSION_STORE",
+                        format!(
+                            "'{}' stores are not supported: use memory or redis://",
+                            url.scheme()
+                        ),
+                    ));
+                }
+                SessionStoreKind::Redis(url)
+            }
+        };
+        let session_idle = match args.session_idle_secs.as_deref().map(str::trim) {
+            None => Duration::from_secs(30 * 60),
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(secs) if (1..=86_400).contains(&secs) => Duration::from_secs(secs),
+                _ => {
+                    return Err(ConfigError::new(
+                        "SESSION_IDLE_SECS",
+                        "a whole number of seconds from 1 to 86400",
+                    ));
+                }
+            },
+        };
+        let rate_limit_per_minute = match args.rate_limit_per_minute.as_deref().map(str::trim) {
+            None => Some(30),
+            Some(raw) => match raw.parse::<u32>() {
+                Ok(0) => None,
+                Ok(n) if n <= 100_000 => Some(n),
+                _ => {
+                    return Err(ConfigError::new(
+                        "RATE_LIMIT_PER_MINUTE",
+                        "a whole number from 0 (no limit) to 100000",
+                    ));
+                }
+            },
+        };
+        let trusted_proxies = args
+            .trusted_proxies
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        ConfigError::new(
+                            "TRUSTED_PROXIES",
+                            format!("'{s}' is not an IP address or a CIDR range"),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
         Ok(Self {
             bind,
             public_url,
@@ -212,6 +303,10 @@ impl Settings {
             timeout,
             connect_timeout,
             log_format,
+            session_store,
+            session_idle,
+            rate_limit_per_minute,
+            trusted_proxies,
         })
     }
 
@@ -232,7 +327,8 @@ impl fmt::Display for Settings {
         };
         write!(
             f,
-            "bind={} public_url={} ngi={} client_id={} scope={} pkce={} timeout={:?} connect_timeout={:?}",
+            "bind={} public_url={} ngi={} client_id={} scope={} pkce={} timeout={:?} connect_timeout={:?} \
+             session_store={} session_idle={:?} rate_limit_per_minute={} trusted_proxies={}",
             self.bind,
             self.public_url
                 .as_ref()
@@ -243,8 +339,25 @@ impl fmt::Display for Settings {
             self.pkce,
             self.timeout,
             self.connect_timeout,
+            match &self.session_store {
+                SessionStoreKind::Memory => "memory".to_owned(),
+                // Without a password, should the URL carry one.
+                SessionStoreKind::Redis(url) => redacted(url),
+            },
+            self.session_idle,
+            self.rate_limit_per_minute
+                .map_or_else(|| "off".to_owned(), |n| n.to_string()),
+            self.trusted_proxies.len(),
         )
     }
+}
+
+fn redacted(url: &Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        let _ = shown.set_password(Some("***"));
+    }
+    shown.to_string()
 }
 
 fn ngi_target(args: &ServeArgs) -> Result<NgiTarget, ConfigError> {
@@ -588,6 +701,58 @@ mod tests {
                 err.to_string()
                     .starts_with(&format!("invalid setting {variable}:"))
             );
+        }
+    }
+
+    #[test]
+    fn session_store_rate_limit_and_proxies_are_parsed() {
+        let mut args = preprod();
+        args.session_store = Some("redis://:pw@127.0.0.1:6379/2".into());
+        args.session_idle_secs = Some("60".into());
+        args.rate_limit_per_minute = Some("0".into());
+        args.trusted_proxies = Some("10.0.0.0/8, 192.168.1.7".into());
+        let s = Settings::from_args(args).unwrap();
+        assert!(
+            matches!(s.session_store, SessionStoreKind::Redis(ref u) if u.port() == Some(6379))
+        );
+        assert_eq!(s.session_idle, Duration::from_secs(60));
+        assert_eq!(s.rate_limit_per_minute, None);
+        assert_eq!(s.trusted_proxies.len(), 2);
+        assert!(!s.to_string().contains("pw@"), "{s}");
+
+        let d = Settings::from_args(preprod()).unwrap();
+        assert_eq!(d.session_store, SessionStoreKind::Memory);
+        assert_eq!(d.rate_limit_per_minute, Some(30));
+    }
+
+    #[test]
+    fn bad_session_and_proxy_settings_are_named() {
+        let cases: [Case; 5] = [
+            (
+                |a| a.session_store = Some("postgres://db".into()),
+                "SESSION_STORE",
+            ),
+            (
+                |a| a.session_store = Some("localhost:6379".into()),
+                "SESSION_STORE",
+            ),
+            (
+                |a| a.session_idle_secs = Some("0".into()),
+                "SESSION_IDLE_SECS",
+            ),
+            (
+                |a| a.rate_limit_per_minute = Some("-1".into()),
+                "RATE_LIMIT_PER_MINUTE",
+            ),
+            (
+                |a| a.trusted_proxies = Some("10.0.0.0/33".into()),
+                "TRUSTED_PROXIES",
+            ),
+        ];
+        for (change, variable) in cases {
+            let mut args = preprod();
+            change(&mut args);
+            assert_eq!(Settings::from_args(args).unwrap_err().variable, variable);
         }
     }
 

@@ -30,6 +30,7 @@ pub enum ErrorKind {
     BadRequest,
     NotFound,
     Unavailable,
+    TooManyRequests,
     Internal,
 }
 
@@ -50,6 +51,7 @@ impl ErrorKind {
             | ErrorKind::NgiBadAnswer => StatusCode::BAD_GATEWAY,
             ErrorKind::NgiUnavailable | ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::NgiTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::InvalidScopes | ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -74,6 +76,7 @@ impl ErrorKind {
             ErrorKind::BadRequest => "bad_request",
             ErrorKind::NotFound => "not_found",
             ErrorKind::Unavailable => "unavailable",
+            ErrorKind::TooManyRequests => "too_many_requests",
             ErrorKind::Internal => "internal",
         }
     }
@@ -97,6 +100,7 @@ impl ErrorKind {
             ErrorKind::BadRequest => t.err_bad_request,
             ErrorKind::NotFound => t.err_not_found,
             ErrorKind::Unavailable => t.err_unavailable,
+            ErrorKind::TooManyRequests => t.err_too_many_requests,
             ErrorKind::Internal => t.err_internal,
         }
     }
@@ -204,6 +208,7 @@ mod tests {
             ErrorKind::BadRequest,
             ErrorKind::NotFound,
             ErrorKind::Unavailable,
+            ErrorKind::TooManyRequests,
             ErrorKind::Internal,
         ];
         for lang in [Lang::Nb, Lang::En] {

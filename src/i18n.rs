@@ -161,6 +161,7 @@ pub struct Texts {
     pub err_bad_request: ErrorText,
     pub err_not_found: ErrorText,
     pub err_unavailable: ErrorText,
+    pub err_too_many_requests: ErrorText,
     pub err_internal: ErrorText,
 }
 
@@ -307,6 +308,10 @@ pub static NB: Texts = Texts {
     err_unavailable: ErrorText {
         title: "Tjenesten er midlertidig utilgjengelig",
         body: "Vi har et kortvarig problem. Ingen opplysninger er hentet. Prøv igjen om litt.",
+    },
+    err_too_many_requests: ErrorText {
+        title: "For mange forsøk på kort tid",
+        body: "Det er startet mange forespørsler herfra det siste minuttet. Vent et minutt og prøv igjen.",
     },
     err_internal: ErrorText {
         title: "Noe gikk galt hos oss",
@@ -457,6 +462,10 @@ pub static EN: Texts = Texts {
     err_unavailable: ErrorText {
         title: "The service is temporarily unavailable",
         body: "We have a short-lived problem. Nothing has been fetched. Please try again in a little while.",
+    },
+    err_too_many_requests: ErrorText {
+        title: "Too many attempts in a short time",
+        body: "Many requests were started from here in the last minute. Wait a minute and try again.",
     },
     err_internal: ErrorText {
         title: "Something went wrong on our side",

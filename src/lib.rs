@@ -13,6 +13,8 @@ pub mod error;
 pub mod flow;
 /// Norwegian bokmål and English texts, and choosing between them.
 pub mod i18n;
+/// Prometheus metrics: flows, callbacks by outcome, NGI latency and errors.
+pub mod metrics;
 /// The NGI client (authorization URL, code exchange, debt API) and NGI's wire format.
 pub mod ngi;
 /// Every route path, in one place.

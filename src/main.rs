@@ -92,7 +92,10 @@ async fn run_simulator(args: SimulatorArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("NGI simulator running at http://{addr}");
+    match listener.local_addr() {
+        Ok(bound) => println!("NGI simulator running at http://{bound}"),
+        Err(_) => println!("NGI simulator running at http://{addr}"),
+    }
     match simulator::serve(listener, config, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -12,5 +12,7 @@ pub const DEBT: &str = "/debt";
 pub const HEALTHZ: &str = "/healthz";
 /// Readiness: configuration and session store usable.
 pub const READYZ: &str = "/readyz";
+/// Prometheus metrics (keep it off the public internet at the load balancer).
+pub const METRICS: &str = "/metrics";
 /// Stylesheet and images, served from `static/`.
 pub const STATIC: &str = "/static";

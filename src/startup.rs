@@ -18,22 +18,21 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::cookie::time::Duration as CookieDuration;
-use tower_sessions::{Expiry, MemoryStore, SessionManagerLayer};
+use tower_sessions::{Expiry, SessionManagerLayer};
 use tracing::Level;
 use url::Url;
 
-use crate::config::{self, NgiTarget, Settings};
+use crate::config::{self, NgiTarget, SessionStoreKind, Settings};
 use crate::error::{AppError, ErrorKind};
 use crate::ngi::client::{NgiClient, NgiConfig};
 use crate::paths;
 use crate::simulator::{self, ClientRegistration, SimulatorConfig, SimulatorHandle};
-use crate::web::context::page_context;
+use crate::web::context::{page_context, session_store_failures};
+use crate::web::ratelimit::{self, RateLimit};
 use crate::web::security::SecurityHeaders;
+use crate::web::store::SessionBackend;
 use crate::web::{self, AppState, Clock};
 
-/// Sessions end after this long without a request. Pending flows (10 min) and shown debt
-/// (15 min) expire on their own clocks inside it.
-const SESSION_IDLE: CookieDuration = CookieDuration::minutes(30);
 /// The largest request body accepted (the only form is the landing form).
 const BODY_LIMIT: usize = 16 * 1024;
 
@@ -52,6 +51,7 @@ pub struct Application {
     router: Router,
     public_url: Url,
     simulator: Option<SimulatorHandle>,
+    rate_limit: Option<RateLimit>,
 }
 
 impl Application {
@@ -117,18 +117,36 @@ impl Application {
         })
         .map_err(StartupError::Setup)?;
 
+        let sessions = match &settings.session_store {
+            SessionStoreKind::Memory => SessionBackend::memory(),
+            SessionStoreKind::Redis(url) => SessionBackend::redis(url)
+                .await
+                .map_err(StartupError::Setup)?,
+        };
+        let rate_limit = settings
+            .rate_limit_per_minute
+            .and_then(|n| ratelimit::config(n, &settings.trusted_proxies));
+        // Installed before the first request so every counter is recorded.
+        let _ = crate::metrics::handle();
+
         let state = AppState {
             ngi: std::sync::Arc::new(ngi),
             scope: settings.scope,
             simulated: simulator.is_some(),
+            secure_cookies: https,
+            sessions,
             clock,
         };
-        let router = router(state, &security, https);
+        let idle = CookieDuration::seconds(
+            i64::try_from(settings.session_idle.as_secs()).unwrap_or(i64::MAX),
+        );
+        let router = router(state, &security, https, idle, rate_limit.as_ref());
         Ok(Self {
             listener,
             router,
             public_url,
             simulator,
+            rate_limit,
         })
     }
 
@@ -155,18 +173,48 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        let housekeeping = tokio::spawn(housekeeping(self.rate_limit.clone()));
+        // Connect info gives the rate limit the peer address.
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        housekeeping.abort();
+        served
+    }
+}
+
+/// Periodic upkeep: forget rate-limit entries of clients gone quiet, and fold the metrics'
+/// histograms (the Prometheus exporter asks for this when it does not serve its own listener).
+async fn housekeeping(rate_limit: Option<RateLimit>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+    loop {
+        tick.tick().await;
+        if let Some(config) = &rate_limit {
+            config.limiter().retain_recent();
+        }
+        if let Some(handle) = crate::metrics::handle() {
+            handle.run_upkeep();
+        }
     }
 }
 
 /// The router and its layers. Order matters, outermost last:
 /// request id is set first so every later layer and log line carries it; the trace span names
 /// the matched route (never the URI, whose query may hold the code); security headers wrap every
-/// response including errors; the session and page context only wrap the person-facing pages.
-fn router(state: AppState, security: &SecurityHeaders, https: bool) -> Router {
-    let sessions = SessionManagerLayer::new(MemoryStore::default())
+/// response including errors; on the person-facing pages, the page context (language, error
+/// pages) wraps the session layer, so that a failing session store still gets a page.
+fn router(
+    state: AppState,
+    security: &SecurityHeaders,
+    https: bool,
+    idle: CookieDuration,
+    rate_limit: Option<&RateLimit>,
+) -> Router {
+    let sessions = SessionManagerLayer::new(state.sessions.clone())
         .with_name(if https {
             "__Host-ngi_session"
         } else {
@@ -178,12 +226,13 @@ fn router(state: AppState, security: &SecurityHeaders, https: bool) -> Router {
         .with_http_only(true)
         .with_secure(https)
         .with_path("/")
-        .with_expiry(Expiry::OnInactivity(SESSION_IDLE));
+        .with_expiry(Expiry::OnInactivity(idle));
 
-    let pages = web::pages()
+    let pages = web::pages(rate_limit)
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), page_context))
-        .layer(sessions);
+        .layer(sessions)
+        .layer(middleware::from_fn(session_store_failures))
+        .layer(middleware::from_fn_with_state(state.clone(), page_context));
 
     let statics = Router::new()
         .nest_service(paths::STATIC, ServeDir::new("static"))

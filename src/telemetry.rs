@@ -2,16 +2,36 @@
 //! Request logs name the route, never the URI (the callback's query holds the code and state).
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::LogFormat;
 
-/// Installs the global subscriber; `RUST_LOG` overrides the default level (`info`).
+/// The filter when `RUST_LOG` is not set.
+pub const DEFAULT_FILTER: &str = "info";
+
+/// Installs the global subscriber writing to stdout; `RUST_LOG` overrides the level.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    // A second init (tests) is harmless: the first subscriber stays.
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    init_with(format, filter, std::io::stdout);
+}
+
+/// Installs the global subscriber with the given filter and writer (tests capture the output).
+/// A second call is harmless: the first subscriber stays.
+pub fn init_with<W>(format: LogFormat, filter: EnvFilter, writer: W)
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };
 }

@@ -220,6 +220,19 @@ impl NgiClient {
         pkce_verifier: Option<PkceCodeVerifier>,
         trace_id: &str,
     ) -> Result<AccessToken, NgiError> {
+        measured(
+            Endpoint::Token,
+            self.exchange_once(code, pkce_verifier, trace_id),
+        )
+        .await
+    }
+
+    async fn exchange_once(
+        &self,
+        code: AuthorizationCode,
+        pkce_verifier: Option<PkceCodeVerifier>,
+        trace_id: &str,
+    ) -> Result<AccessToken, NgiError> {
         // The hook owns what it uses: oauth2 asks for a client that outlives the borrow.
         let http = self.http.clone();
         let trace_id = trace_id.to_owned();
@@ -256,6 +269,14 @@ impl NgiClient {
     /// `GET /v1/debt` with the bearer token (in the header only, never in a URL). Not retried:
     /// a single-use consent may already be spent by a request whose answer was lost.
     pub async fn fetch_debt(
+        &self,
+        token: &AccessToken,
+        trace_id: &str,
+    ) -> Result<DebtSummary, NgiError> {
+        measured(Endpoint::Debt, self.fetch_debt_once(token, trace_id)).await
+    }
+
+    async fn fetch_debt_once(
         &self,
         token: &AccessToken,
         trace_id: &str,
@@ -354,6 +375,20 @@ impl NgiClient {
                 detail: format!("not a discovery document: {e}"),
             })
     }
+}
+
+/// Times one call to NGI and counts its failure by kind, for `/metrics`.
+async fn measured<T>(
+    endpoint: Endpoint,
+    call: impl std::future::Future<Output = Result<T, NgiError>>,
+) -> Result<T, NgiError> {
+    let started = std::time::Instant::now();
+    let result = call.await;
+    crate::metrics::ngi_request(endpoint.as_str(), started.elapsed());
+    if let Err(e) = &result {
+        crate::metrics::ngi_error(endpoint.as_str(), e.kind());
+    }
+    result
 }
 
 /// The oauth2 crate's HTTP hook: our shared client, our trace id, and 5xx answers turned into

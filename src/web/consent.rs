@@ -23,14 +23,17 @@ use crate::paths;
 use crate::web::AppState;
 use crate::web::context::PageContext;
 use crate::web::pages::{LandingPage, render};
+use crate::web::ratelimit::{self, RateLimit};
 use crate::web::session::{DebtSession, FlowSession};
 
-pub fn router() -> Router<AppState> {
+pub fn router(rate_limit: Option<&RateLimit>) -> Router<AppState> {
+    let start = get(start_from_link).post(start_from_form);
+    let start = match rate_limit {
+        Some(config) => start.layer(ratelimit::layer(config)),
+        None => start,
+    };
     Router::new()
-        .route(
-            paths::CONSENT_START,
-            get(start_from_link).post(start_from_form),
-        )
+        .route(paths::CONSENT_START, start)
         .route(paths::CALLBACK, get(callback))
 }
 
@@ -79,8 +82,17 @@ async fn start(app: &AppState, session: &Session, nin: Option<Nin>) -> Result<Re
         .set_pending(&pending_flows)
         .await
         .map_err(AppError::session)?;
+    crate::metrics::flow_started();
     tracing::info!(flow.outcome = "started", "consent flow started");
     Ok(Redirect::to(authorize_url.as_str()).into_response())
+}
+
+/// How a callback that did not fail ended.
+enum Completed {
+    /// The flow completed now.
+    Now,
+    /// Back or reload onto a flow completed before.
+    Before,
 }
 
 async fn callback(
@@ -89,6 +101,22 @@ async fn callback(
     session: Session,
     query: Result<Query<CallbackQuery>, QueryRejection>,
 ) -> Result<Response, AppError> {
+    let result = handle_callback(&app, &ctx, &session, query).await;
+    let outcome = match &result {
+        Ok(Completed::Now) => "success",
+        Ok(Completed::Before) => "replayed",
+        Err(e) => e.kind.as_str(),
+    };
+    crate::metrics::callback(outcome);
+    result.map(|_| Redirect::to(paths::DEBT).into_response())
+}
+
+async fn handle_callback(
+    app: &AppState,
+    ctx: &PageContext,
+    session: &Session,
+    query: Result<Query<CallbackQuery>, QueryRejection>,
+) -> Result<Completed, AppError> {
     // The rejection's text is not logged: it could quote the query, which holds the code.
     let Query(query) = query
         .map_err(|_| AppError::with_cause(ErrorKind::BadRequest, "malformed callback query"))?;
@@ -112,7 +140,7 @@ async fn callback(
 
     // 2. The state: taken out of the session and saved at once, whatever happens next.
     let now = app.now();
-    let flows = FlowSession(&session);
+    let flows = FlowSession(session);
     let mut pending_flows = flows.pending().await.map_err(AppError::session)?;
     let taken = pending_flows.take(&callback.state, now);
     if !matches!(taken, Err(TakeError::Unknown)) {
@@ -130,7 +158,7 @@ async fn callback(
                 "flow.outcome=expired",
             ));
         }
-        Err(TakeError::Unknown) => return replayed_or_unknown(&session, &callback, &app).await,
+        Err(TakeError::Unknown) => return replayed_or_unknown(session, &callback, app).await,
     };
 
     // 3. NGI's answer: an error is a page of its own.
@@ -153,7 +181,7 @@ async fn callback(
 
     // 5. A new session id now that the session holds personal data (fixation), then the result.
     session.cycle_id().await.map_err(AppError::session)?;
-    DebtSession(&session)
+    DebtSession(session)
         .store(summary, now)
         .await
         .map_err(AppError::session)?;
@@ -164,7 +192,7 @@ async fn callback(
         .await
         .map_err(AppError::session)?;
     tracing::info!(flow.outcome = "success", "consent flow completed");
-    Ok(Redirect::to(paths::DEBT).into_response())
+    Ok(Completed::Now)
 }
 
 /// A state this session has no pending flow for: Back or reload onto a completed callback leads
@@ -173,7 +201,7 @@ async fn replayed_or_unknown(
     session: &Session,
     callback: &Callback,
     app: &AppState,
-) -> Result<Response, AppError> {
+) -> Result<Completed, AppError> {
     let completed = FlowSession(session)
         .completed()
         .await
@@ -184,7 +212,7 @@ async fn replayed_or_unknown(
             .await
             .map_err(AppError::session)?
     {
-        return Ok(Redirect::to(paths::DEBT).into_response());
+        return Ok(Completed::Before);
     }
     Err(AppError::with_cause(
         ErrorKind::FlowUnknown,

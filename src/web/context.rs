@@ -3,19 +3,19 @@
 //! and writes the one log line an error gets.
 
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::header::{ACCEPT_LANGUAGE, CONTENT_TYPE};
+use axum::http::header::{ACCEPT_LANGUAGE, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::request_id::RequestId;
-use tower_sessions::Session;
+use tower_sessions::cookie::time::Duration as CookieDuration;
+use tower_sessions::cookie::{Cookie, SameSite};
 
 use crate::error::{AppError, ErrorKind};
 use crate::i18n::Lang;
 use crate::web::AppState;
 use crate::web::pages::{Chrome, ErrorPage, render};
-use crate::web::session::LangChoice;
 
 /// The language and request id of the request being served.
 #[derive(Debug, Clone)]
@@ -58,12 +58,23 @@ fn request_id(parts: &Parts) -> String {
         .to_owned()
 }
 
-/// The page-context middleware: language from `?lang=` (remembered in the session), else the
-/// session, else `Accept-Language`; after the handler, error pages rendered in that language.
+/// The page-context middleware: language from `?lang=` (remembered in a cookie), else that
+/// cookie, else `Accept-Language`; after the handler, error pages rendered in that language.
+/// It sits outside the session layer, so it needs no session and still speaks the person's
+/// language when the session store is down.
 pub async fn page_context(State(app): State<AppState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
-    let session = parts.extensions.get::<Session>().cloned();
-    let lang = choose_language(&parts, session.as_ref()).await;
+    let asked = asked_language(&parts);
+    let lang = asked
+        .or_else(|| remembered_language(&parts, app.secure_cookies))
+        .unwrap_or_else(|| {
+            parts
+                .headers
+                .get(ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .map(Lang::negotiate)
+                .unwrap_or_default()
+        });
     let ctx = PageContext {
         lang,
         request_id: request_id(&parts),
@@ -71,36 +82,69 @@ pub async fn page_context(State(app): State<AppState>, request: Request, next: N
     };
     parts.extensions.insert(ctx.clone());
     let response = next.run(Request::from_parts(parts, body)).await;
-    render_errors(&ctx, response)
-}
-
-async fn choose_language(parts: &Parts, session: Option<&Session>) -> Lang {
-    let asked = parts.uri.query().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "lang")
-            .and_then(|(_, v)| Lang::from_code(&v))
-    });
-    if let Some(session) = session {
-        let choice = LangChoice(session);
-        if let Some(lang) = asked {
-            // A failing session store only costs the memory of the choice, not the page.
-            if let Err(e) = choice.remember(lang).await {
-                tracing::warn!(error = %e, "could not remember the language choice");
-            }
-            return lang;
-        }
-        if let Ok(Some(lang)) = choice.get().await {
-            return lang;
+    let mut response = render_errors(&ctx, response);
+    if let Some(lang) = asked {
+        let cookie = language_cookie(lang, app.secure_cookies);
+        if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+            response.headers_mut().append(SET_COOKIE, value);
         }
     }
-    asked.unwrap_or_else(|| {
-        parts
-            .headers
-            .get(ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .map(Lang::negotiate)
-            .unwrap_or_default()
-    })
+    response
+}
+
+fn language_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-ngi_lang"
+    } else {
+        "ngi_lang"
+    }
+}
+
+fn language_cookie(lang: Lang, secure: bool) -> Cookie<'static> {
+    Cookie::build((language_cookie_name(secure), lang.code()))
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .max_age(CookieDuration::days(365))
+        .build()
+}
+
+fn asked_language(parts: &Parts) -> Option<Lang> {
+    let query = parts.uri.query()?;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "lang")
+        .and_then(|(_, v)| Lang::from_code(&v))
+}
+
+fn remembered_language(parts: &Parts, secure: bool) -> Option<Lang> {
+    let name = language_cookie_name(secure);
+    parts
+        .headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .and_then(|c| Lang::from_code(c.value()))
+}
+
+/// The session layer answers a bare 500 when it cannot save the session (the store went away
+/// during the request). Directly outside it, this turns that answer into the "temporarily
+/// unavailable" page. Handlers never answer a bare 500 themselves: their errors are `AppError`s.
+pub async fn session_store_failures(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() == StatusCode::INTERNAL_SERVER_ERROR
+        && response.extensions().get::<AppError>().is_none()
+    {
+        return AppError::with_cause(
+            ErrorKind::Unavailable,
+            "session store: the session could not be saved",
+        )
+        .into_response();
+    }
+    response
 }
 
 /// Fills in the page of a response that carries an `AppError`, and logs it once: server-side

@@ -1,6 +1,10 @@
-//! `GET /healthz` (the process answers) and `GET /readyz` (it can serve a flow).
+//! `GET /healthz` (the process answers), `GET /readyz` (it can serve a flow: the session store
+//! answers; the configuration was validated at start-up) and `GET /metrics` (Prometheus text).
 
 use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use axum::routing::get;
 
 use crate::paths;
@@ -9,5 +13,40 @@ use crate::web::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(paths::HEALTHZ, get(|| async { "ok" }))
-        .route(paths::READYZ, get(|| async { "ready" }))
+        .route(paths::READYZ, get(ready))
+        .route(paths::METRICS, get(metrics))
+}
+
+async fn ready(State(app): State<AppState>) -> impl IntoResponse {
+    match app.sessions.ping().await {
+        Ok(()) => (StatusCode::OK, "ready".to_owned()),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: the session store does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "not ready: {} session store unavailable",
+                    app.sessions.name()
+                ),
+            )
+        }
+    }
+}
+
+async fn metrics() -> impl IntoResponse {
+    match crate::metrics::handle() {
+        Some(handle) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            handle.render(),
+        ),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "metrics are not recorded in this process".to_owned(),
+        ),
+    }
 }

@@ -7,8 +7,10 @@ pub mod debt;
 pub mod health;
 pub mod landing;
 pub mod pages;
+pub mod ratelimit;
 pub mod security;
 pub mod session;
+pub mod store;
 
 use std::sync::Arc;
 
@@ -32,6 +34,9 @@ pub struct AppState {
     pub ngi: Arc<NgiClient>,
     pub scope: ConsentScope,
     pub simulated: bool,
+    /// https: cookies get `Secure` and the `__Host-` prefix.
+    pub secure_cookies: bool,
+    pub sessions: store::SessionBackend,
     pub clock: Clock,
 }
 
@@ -42,9 +47,9 @@ impl AppState {
 }
 
 /// The person-facing pages (they need the session and the page context).
-pub fn pages() -> Router<AppState> {
+pub fn pages(rate_limit: Option<&ratelimit::RateLimit>) -> Router<AppState> {
     Router::new()
         .merge(landing::router())
-        .merge(consent::router())
+        .merge(consent::router(rate_limit))
         .merge(debt::router())
 }

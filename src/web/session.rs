@@ -10,7 +10,6 @@ use tower_sessions::session::Error;
 
 use crate::domain::debt::DebtSummary;
 use crate::flow::pending::{CompletedFlows, PendingFlows};
-use crate::i18n::Lang;
 
 /// How long fetched debt stays available to the debt page.
 pub const DEBT_SHOWN_FOR: SignedDuration = SignedDuration::from_mins(15);
@@ -80,23 +79,5 @@ impl DebtSession<'_> {
 
     pub async fn has_current(&self, now: Timestamp) -> Result<bool, Error> {
         Ok(self.current(now).await?.is_some())
-    }
-}
-
-/// The language the person chose with the switch (`ngi.lang`).
-pub struct LangChoice<'a>(pub &'a Session);
-
-impl LangChoice<'_> {
-    const KEY: &'static str = "ngi.lang";
-
-    pub async fn get(&self) -> Result<Option<Lang>, Error> {
-        self.0.get(Self::KEY).await
-    }
-
-    pub async fn remember(&self, lang: Lang) -> Result<(), Error> {
-        if self.get().await? == Some(lang) {
-            return Ok(());
-        }
-        self.0.insert(Self::KEY, lang).await
     }
 }

@@ -29,7 +29,7 @@ pub const CLIENT_SECRET: &str = "s3cret:with+special%chars/=";
 pub struct TestClock(Arc<AtomicI64>);
 
 impl TestClock {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Self(Arc::new(AtomicI64::new(Timestamp::now().as_second())))
     }
     pub fn now(&self) -> Timestamp {
@@ -59,26 +59,32 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(Options::default()).await
 }
 
-pub async fn spawn_app_with(options: Options) -> TestApp {
-    init_test_logs();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
-    let sim = simulator::spawn(
+/// A simulator on a free port whose one client (ours) may come back to `site`'s callback.
+pub async fn spawn_simulator(site: &Url, secret: &str, send_iss: bool) -> SimulatorHandle {
+    simulator::spawn(
         TcpListener::bind("127.0.0.1:0").await.unwrap(),
         SimulatorConfig {
             clients: vec![ClientRegistration {
                 client_id: CLIENT_ID.into(),
-                client_secret: options
-                    .secret_registered_at_ngi
-                    .unwrap_or_else(|| CLIENT_SECRET.into()),
+                client_secret: secret.into(),
                 name: "Testbanken".into(),
-                redirect_uris: vec![address.join("/v1/callback").unwrap().to_string()],
+                redirect_uris: vec![site.join("/v1/callback").unwrap().to_string()],
             }],
-            send_iss: options.send_iss,
+            send_iss,
         },
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    init_test_logs();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+    let secret = options
+        .secret_registered_at_ngi
+        .unwrap_or_else(|| CLIENT_SECRET.into());
+    let sim = spawn_simulator(&address, &secret, options.send_iss).await;
 
     let mut args = options.args;
     args.public_url.get_or_insert_with(|| address.to_string());

@@ -4,7 +4,9 @@
 mod callback_errors;
 mod flow;
 mod helpers;
+mod operations;
 mod pages;
+mod sessions;
 mod simulator;
 mod startup;
 mod upstream_faults;

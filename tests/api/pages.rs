@@ -34,6 +34,7 @@ const PAGE_HEADERS: [(&str, &str); 5] = [
     ("cache-control", "no-store"),
 ];
 
+/// The headers every response carries; `no-store` included, as none of these is a static file.
 fn assert_security_headers(response: &axum_test::TestResponse) {
     for (name, value) in PAGE_HEADERS {
         assert_eq!(response.header(name), value, "{name}");
@@ -78,10 +79,31 @@ async fn the_landing_page_explains_what_from_whom_why_and_how_long() {
 #[tokio::test]
 async fn every_page_and_error_carries_the_security_headers() {
     let server = in_process("https://lan.example.no").await;
-    for path in ["/", "/debt", "/v1/callback?state=x&code=y", "/no/such/page"] {
+    for path in [
+        "/",
+        "/?lang=en",
+        "/consent/start",
+        "/debt",
+        "/v1/callback?state=x&code=y",
+        "/v1/callback?error=consent_denied",
+        "/no/such/page",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
         let response = server.get(path).await;
         assert_security_headers(&response);
     }
+    let form = server.post("/consent/start").form(&[("nin", "123")]).await;
+    assert_security_headers(&form);
+    let css = server.get("/static/app.css").await;
+    assert!(
+        css.header("content-security-policy")
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    assert_eq!(css.header("x-content-type-options"), "nosniff");
     let hsts = server.get("/").await.header("strict-transport-security");
     assert_eq!(hsts, "max-age=31536000; includeSubDomains");
 }

@@ -97,3 +97,115 @@ async fn the_container_healthcheck_passes_against_a_running_site_and_fails_witho
         .unwrap();
     assert!(!failed.success());
 }
+
+/// A port that was free a moment ago (the binary binds it itself).
+async fn free_port() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+async fn wait_until_healthy(site: &url::Url) {
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if let Ok(r) = client.get(site.join("/healthz").unwrap()).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the site did not become healthy");
+}
+
+#[tokio::test]
+async fn the_simulator_runs_alone_for_another_client() {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ngi-consent"))
+        .args(["simulator", "--bind", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let first = lines.next_line().await.unwrap().unwrap();
+    let base = first.rsplit(' ').next().unwrap().to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{first}");
+
+    let discovery: serde_json::Value =
+        reqwest::get(format!("{base}/.well-known/openid-configuration"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(discovery["issuer"], format!("{base}/"));
+    assert_eq!(
+        discovery["token_endpoint_auth_methods_supported"][0],
+        "client_secret_basic"
+    );
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn sigterm_lets_a_request_in_flight_finish_then_exits_zero() {
+    use crate::helpers::*;
+    let port = free_port().await;
+    let site = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+    let sim = spawn_simulator(&site, CLIENT_SECRET, false).await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ngi-consent"))
+        .env_clear()
+        .env("APP_BIND", format!("127.0.0.1:{port}"))
+        .env("PUBLIC_URL", site.as_str())
+        .env("NGI_ACCESS_URL", sim.base_url().as_str())
+        .env("NGI_API_URL", sim.base_url().as_str())
+        .env("NGI_CLIENT_ID", CLIENT_ID)
+        .env("NGI_CLIENT_SECRET", CLIENT_SECRET)
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_until_healthy(&site).await;
+    let app = TestApp {
+        address: site.clone(),
+        sim: sim.clone(),
+        client: browser(),
+        clock: TestClock::new(),
+    };
+    let callback = app.consent_as(PERSON_1).await;
+    sim.set_fault(
+        ngi_consent::simulator::Endpoint::Debt,
+        Some(ngi_consent::simulator::Fault::Delay(
+            std::time::Duration::from_millis(1500),
+        )),
+    );
+    let client = app.client.clone();
+    let in_flight = tokio::spawn(async move { client.get(callback).send().await });
+    // Let the callback reach the (slow) debt API, then ask the site to stop.
+    while sim.debt_requests() == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let pid = child.id().unwrap().to_string();
+    let kill = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(kill.success());
+
+    let response = in_flight.await.unwrap().unwrap();
+    assert_eq!(
+        response.status(),
+        reqwest::StatusCode::SEE_OTHER,
+        "the request in flight was cut"
+    );
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        reqwest::get(site.join("/healthz").unwrap()).await.is_err(),
+        "still accepting"
+    );
+}

@@ -1,0 +1,49 @@
+//! Prometheus metrics: flows started, callbacks by outcome, NGI latency and errors.
+//! The recorder is process-wide (the `metrics` facade has one); every `Application` in the
+//! process renders the same registry.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub const FLOWS_STARTED: &str = "ngi_consent_flows_started_total";
+pub const CALLBACKS: &str = "ngi_consent_callbacks_total";
+pub const NGI_REQUEST_SECONDS: &str = "ngi_consent_ngi_request_duration_seconds";
+pub const NGI_ERRORS: &str = "ngi_consent_ngi_errors_total";
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the Prometheus recorder once; `None` when another recorder was installed first.
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ];
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(NGI_REQUEST_SECONDS.to_owned()), &buckets)
+                .and_then(PrometheusBuilder::install_recorder)
+                .map_err(|e| tracing::error!(error = %e, "metrics are not recorded"))
+                .ok()
+        })
+        .as_ref()
+}
+
+pub fn flow_started() {
+    metrics::counter!(FLOWS_STARTED).increment(1);
+}
+
+/// `outcome`: `success`, `replayed`, or the error kind the callback ended with.
+pub fn callback(outcome: &'static str) {
+    metrics::counter!(CALLBACKS, "outcome" => outcome).increment(1);
+}
+
+/// `endpoint`: `token` or `debt`.
+pub fn ngi_request(endpoint: &'static str, elapsed: Duration) {
+    metrics::histogram!(NGI_REQUEST_SECONDS, "endpoint" => endpoint).record(elapsed.as_secs_f64());
+}
+
+pub fn ngi_error(endpoint: &'static str, kind: &'static str) {
+    metrics::counter!(NGI_ERRORS, "endpoint" => endpoint, "kind" => kind).increment(1);
+}
