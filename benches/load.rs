@@ -5,7 +5,8 @@
 //! (`ngi-consent simulator`) and this process, the load generator (one current-thread tokio
 //! runtime, hyper HTTP/1.1 connections with keep-alive), on core 1. Server CPU time is read from
 //! `/proc/<pid>/stat` (utime + stime) around each measured phase, so "CPU per request" is the
-//! site's own cost whatever the machine's load; req/s and latency depend on the machine.
+//! site's own cost and moves little with the machine's load; req/s and latency do move with it.
+//! The report also says how busy each core was and how much of it was ours.
 //!
 //! Scenarios:
 //! 1. `GET /consent/start` without cookies (every request a new session and a new pending flow),
@@ -13,14 +14,16 @@
 //!    `--bare-server`, pinned to core 0 the same way): the HTTP stack's ceiling here.
 //! 2. Complete flows, each with its own cookie jar: start → simulator authorize → login →
 //!    consent → callback (token + debt fetched by the site) → debt page, the page checked.
-//! 3. Memory: the site's RSS with 100 000 pending flows in the session store, and after expiry.
+//! 3. Memory: the site's RSS with 100 000 pending flows in the session store (all live: the idle
+//!    expiry is longer than the wave), after they expire, and after a second wave as large.
 //!
 //! Flags (after `--`): `--quick` (small numbers, a smoke check), `--concurrency N` (default 32),
-//! `--only start|flow|memory` (repeatable), `--site-env KEY=VALUE` (a setting for the site, e.g.
-//! `LOG_FORMAT=json` or `SESSION_STORE=redis://127.0.0.1:6379`; repeatable), `--site-logs` (keep the site's log in
-//! target/tmp/bench-site.log instead of discarding it), `--perf` (record the server during each
-//! measured phase with `perf record` into target/tmp/perf-*.data; its overhead lands in the
-//! figures, so profile and measure in separate runs).
+//! `--only start|flow|memory` (repeatable), `--site-env KEY=VALUE` (a setting for the site,
+//! e.g. `LOG_FORMAT=json` or `SESSION_STORE=redis://127.0.0.1:6379`; repeatable),
+//! `--site-logs` (keep the site's log in target/tmp/bench-site.log instead of discarding it),
+//! `--perf` (record the server during each measured phase with `perf record` into
+//! target/tmp/perf-*.data; its overhead lands in the figures, so profile and measure in separate
+//! runs).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
