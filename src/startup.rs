@@ -29,7 +29,7 @@ use crate::error::{AppError, ErrorKind};
 use crate::ngi::client::{NgiClient, NgiConfig};
 use crate::paths;
 use crate::simulator::{self, ClientRegistration, SimulatorConfig, SimulatorHandle};
-use crate::web::context::{page_context, same_origin_forms, session_store_failures};
+use crate::web::context::page_context;
 use crate::web::ratelimit::{self, RateLimit};
 use crate::web::security::SecurityHeaders;
 use crate::web::store::SessionBackend;
@@ -254,11 +254,6 @@ fn router(
             },
         ))
         .layer(sessions)
-        .layer(middleware::from_fn(session_store_failures))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            same_origin_forms,
-        ))
         .layer(middleware::from_fn_with_state(state.clone(), page_context));
 
     let statics = Router::new()

@@ -22,8 +22,11 @@ pub fn init_with<W>(format: LogFormat, filter: EnvFilter, writer: W)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
+    // Colour codes only for a person at a terminal: in a log file they are noise (and cost).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(writer);
     let _ = match format {
         LogFormat::Json => builder

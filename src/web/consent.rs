@@ -1,9 +1,10 @@
 //! Starting a consent flow (`/consent/start`) and NGI's redirect back (`/v1/callback`).
 //!
 //! The callback checks, in this order: `iss` if present, then the state (taken out of the session
-//! and saved before anything else happens, so it is single-use even if what follows fails), then
-//! `error`, and only then exchanges the code. It never renders the debt itself: it answers 303 to
-//! `/debt`, so reload and Back never send the code again.
+//! and claimed in the session store before anything else happens, so it is single-use across
+//! instances even if what follows fails), then `error`, and only then exchanges the code. It
+//! never renders the debt itself: it answers 303 to `/debt`, so reload and Back never send the
+//! code again.
 
 use axum::Router;
 use axum::extract::rejection::{FormRejection, QueryRejection};
@@ -109,7 +110,8 @@ async fn start(
         .await
         .map_err(AppError::session)?;
     crate::metrics::flow_started();
-    tracing::info!(flow.outcome = "started", "consent flow started");
+    // The request's own log line (route /consent/start, its flow id, 303) records the start.
+    tracing::debug!(flow.outcome = "started", "consent flow started");
     Ok(Redirect::to(authorize_url.as_str()).into_response())
 }
 
@@ -171,7 +173,9 @@ async fn handle_callback(
         }
     }
 
-    // 2. The state: taken out of the session and saved at once, whatever happens next.
+    // 2. The state: taken out of this session's pending flows, and then claimed in the store
+    //    (below), which is what makes it single-use: a claimed state is refused for as long as
+    //    a flow could live, whether or not this request's session is ever saved.
     let now = app.now();
     let flows = FlowSession(session);
     let mut pending_flows = flows.pending().await.map_err(AppError::session)?;
@@ -181,7 +185,6 @@ async fn handle_callback(
             .set_pending(&pending_flows)
             .await
             .map_err(AppError::session)?;
-        session.save().await.map_err(AppError::session)?;
     }
     let pending = match taken {
         Ok(pending) => pending,

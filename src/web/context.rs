@@ -67,10 +67,11 @@ fn request_id(parts: &Parts) -> String {
         .to_owned()
 }
 
-/// The page-context middleware: language from `?lang=` (remembered in a cookie), else that
-/// cookie, else `Accept-Language`; after the handler, error pages rendered in that language.
-/// It sits outside the session layer, so it needs no session and still speaks the person's
-/// language when the session store is down.
+/// The page-context middleware, the one layer around the person-facing pages (directly outside
+/// the session layer, so it needs no session and still speaks the person's language when the
+/// session store is down). Before the handler: the language — `?lang=` (remembered in a cookie),
+/// else that cookie, else `Accept-Language` — and the refusal of forms posted from other sites.
+/// After: the page of an error, in that language.
 pub async fn page_context(State(app): State<AppState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
     let asked = asked_language(&parts);
@@ -90,14 +91,50 @@ pub async fn page_context(State(app): State<AppState>, request: Request, next: N
         simulated: app.simulated,
         span: tracing::Span::current(),
     };
-    parts.extensions.insert(ctx.clone());
-    let response = next.run(Request::from_parts(parts, body)).await;
+    let response = if parts.method == axum::http::Method::POST
+        && !from_our_pages(&parts.headers, &app.public_origin)
+    {
+        // Refused before the session is touched: with SameSite=Lax such a POST arrives without
+        // the cookie, and a fresh session would replace the person's own.
+        AppError::with_cause(ErrorKind::CrossSite, "a form posted from another site")
+            .into_response()
+    } else {
+        parts.extensions.insert(ctx.clone());
+        let response = next.run(Request::from_parts(parts, body)).await;
+        session_store_failure(response)
+    };
     let mut response = render_errors(&ctx, response);
     if let Some(lang) = asked {
         let cookie = language_cookie(lang, app.secure_cookies);
         if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
             response.headers_mut().append(SET_COOKIE, value);
         }
+    }
+    response
+}
+
+/// Forms are only taken from our own pages: `Sec-Fetch-Site` must say so, or, from browsers
+/// without it, `Origin` (when sent) must be ours.
+fn from_our_pages(headers: &axum::http::HeaderMap, public_origin: &str) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    match header("sec-fetch-site") {
+        Some(site) => matches!(site, "same-origin" | "none"),
+        None => header("origin").is_none_or(|origin| origin == public_origin),
+    }
+}
+
+/// The session layer answers a bare 500 when it cannot save the session (the store went away
+/// during the request); handlers never do (their errors are `AppError`s, a panic included).
+/// That answer becomes the "temporarily unavailable" page.
+fn session_store_failure(response: Response) -> Response {
+    if response.status() == StatusCode::INTERNAL_SERVER_ERROR
+        && response.extensions().get::<AppError>().is_none()
+    {
+        return AppError::with_cause(
+            ErrorKind::Unavailable,
+            "session store: the session could not be saved",
+        )
+        .into_response();
     }
     response
 }
@@ -138,48 +175,6 @@ fn remembered_language(parts: &Parts, secure: bool) -> Option<Lang> {
         .filter_map(Result::ok)
         .find(|c| c.name() == name)
         .and_then(|c| Lang::from_code(c.value()))
-}
-
-/// Forms are only taken from our own pages: a POST whose `Sec-Fetch-Site` says another site
-/// sent it (or, from browsers without it, whose `Origin` is not ours) is refused before it can
-/// touch the session. The session cookie is `SameSite=Lax`, so such a POST would arrive without
-/// it anyway, and a fresh session would replace the person's own.
-pub async fn same_origin_forms(
-    State(app): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if request.method() == axum::http::Method::POST && !from_our_pages(&request, &app.public_origin)
-    {
-        return AppError::with_cause(ErrorKind::CrossSite, "a form posted from another site")
-            .into_response();
-    }
-    next.run(request).await
-}
-
-fn from_our_pages(request: &Request, public_origin: &str) -> bool {
-    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
-    match header("sec-fetch-site") {
-        Some(site) => matches!(site, "same-origin" | "none"),
-        None => header("origin").is_none_or(|origin| origin == public_origin),
-    }
-}
-
-/// The session layer answers a bare 500 when it cannot save the session (the store went away
-/// during the request). Directly outside it, this turns that answer into the "temporarily
-/// unavailable" page. Handlers never answer a bare 500 themselves: their errors are `AppError`s.
-pub async fn session_store_failures(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    if response.status() == StatusCode::INTERNAL_SERVER_ERROR
-        && response.extensions().get::<AppError>().is_none()
-    {
-        return AppError::with_cause(
-            ErrorKind::Unavailable,
-            "session store: the session could not be saved",
-        )
-        .into_response();
-    }
-    response
 }
 
 /// Fills in the page of a response that carries an `AppError`, and logs it once: server-side

@@ -1,16 +1,19 @@
-//! The one layer that owns the security headers. Handlers may set their own `Cache-Control`;
-//! everything else is set here, on every response.
+//! The one layer that owns the security headers. They are built once at start-up and set on
+//! every response in one pass; handlers may set their own `Cache-Control`, nothing else here.
+
+use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, header};
-use tower_http::set_header::SetResponseHeaderLayer;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::response::Response;
+use tower::util::MapResponseLayer;
 use url::Url;
 
 /// The headers, built once at start-up.
 #[derive(Debug, Clone)]
 pub struct SecurityHeaders {
-    csp: HeaderValue,
-    hsts: bool,
+    /// Set on every response, replacing any value.
+    always: Arc<HeaderMap>,
 }
 
 impl SecurityHeaders {
@@ -22,49 +25,51 @@ impl SecurityHeaders {
             "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self' {ngi_origin}; \
              frame-ancestors 'none'; base-uri 'none'"
         );
+        let mut always = HeaderMap::new();
+        always.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_str(&csp).map_err(|e| format!("content security policy: {e}"))?,
+        );
+        always.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        always.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        always.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        always.insert(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        );
+        always.insert(
+            HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
+        );
+        if https {
+            always.insert(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+            );
+        }
         Ok(Self {
-            csp: HeaderValue::from_str(&csp)
-                .map_err(|e| format!("content security policy: {e}"))?,
-            hsts: https,
+            always: Arc::new(always),
         })
     }
 
     pub fn apply<S: Clone + Send + Sync + 'static>(&self, router: Router<S>) -> Router<S> {
-        let always =
-            |name: HeaderName, value: HeaderValue| SetResponseHeaderLayer::overriding(name, value);
-        let mut router = router
-            .layer(always(header::CONTENT_SECURITY_POLICY, self.csp.clone()))
-            .layer(always(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ))
-            .layer(always(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            ))
-            .layer(always(
-                header::X_FRAME_OPTIONS,
-                HeaderValue::from_static("DENY"),
-            ))
-            .layer(always(
-                HeaderName::from_static("cross-origin-opener-policy"),
-                HeaderValue::from_static("same-origin"),
-            ))
-            .layer(always(
-                HeaderName::from_static("permissions-policy"),
-                HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
-            ))
+        let always = self.always.clone();
+        router.layer(MapResponseLayer::new(move |mut response: Response| {
+            let headers = response.headers_mut();
+            for (name, value) in always.iter() {
+                headers.insert(name, value.clone());
+            }
             // Pages hold personal data or flow state: nothing is cached unless a route says so.
-            .layer(SetResponseHeaderLayer::if_not_present(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("no-store"),
-            ));
-        if self.hsts {
-            router = router.layer(always(
-                header::STRICT_TRANSPORT_SECURITY,
-                HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-            ));
-        }
-        router
+            headers
+                .entry(header::CACHE_CONTROL)
+                .or_insert(HeaderValue::from_static("no-store"));
+            response
+        }))
     }
 }

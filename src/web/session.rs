@@ -4,6 +4,7 @@
 //! is, for at most `DEBT_SHOWN_FOR`, and the pending flows with their PKCE verifiers.
 
 use jiff::{SignedDuration, Timestamp};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tower_sessions::cookie::time::{Duration as CookieDuration, OffsetDateTime};
 use tower_sessions::session::Error;
@@ -15,6 +16,19 @@ use crate::flow::pending::{CompletedFlows, PendingFlows};
 /// How long fetched debt stays available to the debt page.
 pub const DEBT_SHOWN_FOR: SignedDuration = SignedDuration::from_mins(15);
 
+/// Each value is kept as one JSON string, not as a tree of JSON values: the store clones a whole
+/// record on every load and save, and one string clones (and weighs) a fraction of a tree.
+async fn get_packed<T: DeserializeOwned>(session: &Session, key: &str) -> Result<Option<T>, Error> {
+    match session.get::<String>(key).await? {
+        Some(packed) => Ok(Some(serde_json::from_str(&packed)?)),
+        None => Ok(None),
+    }
+}
+
+async fn insert_packed<T: Serialize>(session: &Session, key: &str, value: &T) -> Result<(), Error> {
+    session.insert(key, serde_json::to_string(value)?).await
+}
+
 /// The pending flows (`ngi.flow.pending`) and the digests of completed ones (`ngi.flow.completed`).
 pub struct FlowSession<'a>(pub &'a Session);
 
@@ -23,26 +37,25 @@ impl FlowSession<'_> {
     const COMPLETED: &'static str = "ngi.flow.completed";
 
     pub async fn pending(&self) -> Result<PendingFlows, Error> {
-        Ok(self.0.get(Self::PENDING).await?.unwrap_or_default())
+        Ok(get_packed(self.0, Self::PENDING).await?.unwrap_or_default())
     }
 
     pub async fn set_pending(&self, flows: &PendingFlows) -> Result<(), Error> {
         if flows.is_empty() {
-            self.0
-                .remove::<PendingFlows>(Self::PENDING)
-                .await
-                .map(|_| ())
+            self.0.remove_value(Self::PENDING).await.map(|_| ())
         } else {
-            self.0.insert(Self::PENDING, flows).await
+            insert_packed(self.0, Self::PENDING, flows).await
         }
     }
 
     pub async fn completed(&self) -> Result<CompletedFlows, Error> {
-        Ok(self.0.get(Self::COMPLETED).await?.unwrap_or_default())
+        Ok(get_packed(self.0, Self::COMPLETED)
+            .await?
+            .unwrap_or_default())
     }
 
     pub async fn set_completed(&self, done: &CompletedFlows) -> Result<(), Error> {
-        self.0.insert(Self::COMPLETED, done).await
+        insert_packed(self.0, Self::COMPLETED, done).await
     }
 }
 
@@ -65,7 +78,7 @@ impl DebtSession<'_> {
             fetched_at: now,
             summary,
         };
-        self.0.insert(Self::KEY, shown).await?;
+        insert_packed(self.0, Self::KEY, &shown).await?;
         let shown_for = CookieDuration::seconds(DEBT_SHOWN_FOR.as_secs());
         self.0.set_expiry(Some(Expiry::AtDateTime(
             OffsetDateTime::now_utc() + shown_for,
@@ -75,16 +88,16 @@ impl DebtSession<'_> {
 
     /// Forgets the summary (a new flow is starting).
     pub async fn clear(&self) -> Result<(), Error> {
-        self.0.remove::<ShownDebt>(Self::KEY).await.map(|_| ())
+        self.0.remove_value(Self::KEY).await.map(|_| ())
     }
 
     /// The summary while it is fresh; an expired one is deleted on the way.
     pub async fn current(&self, now: Timestamp) -> Result<Option<DebtSummary>, Error> {
-        let Some(shown) = self.0.get::<ShownDebt>(Self::KEY).await? else {
+        let Some(shown) = get_packed::<ShownDebt>(self.0, Self::KEY).await? else {
             return Ok(None);
         };
         if now.duration_since(shown.fetched_at) >= DEBT_SHOWN_FOR {
-            self.0.remove::<ShownDebt>(Self::KEY).await?;
+            self.0.remove_value(Self::KEY).await?;
             return Ok(None);
         }
         Ok(Some(shown.summary))
