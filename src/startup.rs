@@ -141,7 +141,7 @@ impl Application {
         // Installed before the first request so every counter is recorded.
         let _ = crate::metrics::handle();
 
-        let state = AppState {
+        let state = AppState::new(web::Shared {
             ngi: std::sync::Arc::new(ngi),
             scope: settings.scope,
             simulated: simulator.is_some(),
@@ -149,7 +149,7 @@ impl Application {
             sessions: sessions.clone(),
             public_origin: public_url.origin().ascii_serialization(),
             clock,
-        };
+        });
         let idle = CookieDuration::seconds(
             i64::try_from(settings.session_idle.as_secs()).unwrap_or(i64::MAX),
         );

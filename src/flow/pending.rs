@@ -132,8 +132,13 @@ impl CompletedFlows {
 
 /// A SHA-256 digest of a state, to remember it without keeping it.
 pub fn digest(state: &CsrfToken) -> String {
+    use std::fmt::Write;
     let hash = Sha256::digest(state.secret().as_bytes());
-    hash.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(2 * hash.len());
+    for byte in hash {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
 }
 
 /// A short name for a flow in logs: the first 12 hex digits of its state's digest. It joins the

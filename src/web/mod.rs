@@ -29,9 +29,26 @@ pub fn system_clock() -> Clock {
     Arc::new(Timestamp::now)
 }
 
-/// What handlers share. Cheap to clone.
+/// What handlers share: one `Arc`, so the clone axum makes for every handler and middleware is
+/// a reference count, not a copy.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub ngi: Arc<NgiClient>,
     pub scope: ConsentScope,
     pub simulated: bool,
@@ -43,7 +60,7 @@ pub struct AppState {
     pub clock: Clock,
 }
 
-impl AppState {
+impl Shared {
     pub fn now(&self) -> Timestamp {
         (self.clock)()
     }
