@@ -374,3 +374,42 @@ async fn the_session_holding_debt_ends_fifteen_minutes_after_the_fetch() {
         .unwrap();
     assert!((890..=900).contains(&max_age), "Max-Age={max_age}");
 }
+
+#[tokio::test]
+async fn an_unknown_loan_type_and_missing_figures_are_shown_not_dropped() {
+    let app = spawn_app().await;
+    let callback = app.consent_as(PERSON_1).await;
+    let answer = r#"{
+        "ssn": "14842249091",
+        "loans": [
+            {"creditorName": "NYTT FINANS AS", "loan": {"type": "buyNowPayLater", "balance": 150000}},
+            {"creditorName": "KORTHUSET AS", "loan": {"type": "chargeCard", "coBorrower": 0, "interestBearingBalance": 250050}},
+            {"creditorName": "STILLE BANK ASA", "loan": null}
+        ],
+        "numberOfCreditorsAnswered": 2,
+        "numberOfcreditorsMissing": 1,
+        "consent": {"exp": 1785312537, "id": "3649911c-a58a-4b76-9794-edd8c692e84f", "scope": "debt.unsecured.presentation"}
+    }"#;
+    app.sim.set_fault(
+        ngi_consent::simulator::Endpoint::Debt,
+        Some(ngi_consent::simulator::Fault::Respond {
+            status: 200,
+            content_type: "application/json".into(),
+            body: answer.into(),
+        }),
+    );
+    assert_redirect(&app.get_url(callback).await);
+
+    let html = body(app.get("/debt").await).await;
+    assert!(html.contains("Andre lån"), "{html}");
+    assert!(html.contains("NYTT FINANS AS") && html.contains("buyNowPayLater"));
+    assert!(html.contains("KORTHUSET AS"));
+    assert!(html.contains(&kr("2 500,50 kr")), "the card's total");
+    assert!(
+        html.contains("ikke oppgitt"),
+        "a missing figure is not marked as such"
+    );
+    assert!(html.contains("STILLE BANK ASA") && html.contains("Kreditorer som ikke svarte"));
+    // Oslo time of the consent's expiry: 1785312537 is 29 July 2026 08:08:57 UTC, 10:08 in Oslo.
+    assert!(html.contains("29.07.2026 kl. 10:08"), "{html}");
+}
