@@ -351,11 +351,6 @@ impl NgiClient {
             .await
     }
 
-    /// Whether the issuer is known without asking NGI.
-    pub fn issuer_is_pinned(&self) -> bool {
-        self.issuer.initialized()
-    }
-
     async fn discover_issuer(&self, trace_id: &str) -> Result<IssuerRule, NgiError> {
         let endpoint = Endpoint::Discovery;
         let url = self

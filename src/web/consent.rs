@@ -158,19 +158,18 @@ async fn handle_callback(
     ctx.record_flow(&pending::flow_id(&callback.state));
 
     // 1. The issuer (RFC 9207): when the callback names one it must be NGI's, and when NGI
-    //    promised to name itself, a callback that does not is refused.
-    if callback.iss.is_some() || !app.ngi.issuer_is_pinned() {
-        let rule = app.ngi.issuer_rule(&ctx.request_id).await?;
-        let refused = match &callback.iss {
-            Some(iss) => *iss != rule.issuer,
-            None => rule.required,
-        };
-        if refused {
-            return Err(AppError::with_cause(
-                ErrorKind::FlowUnknown,
-                "flow.outcome=issuer_mismatch: the callback's iss is not NGI's issuer",
-            ));
-        }
+    //    promised to name itself, a callback that does not is refused. The rule is pinned, or
+    //    read from discovery once and kept: after the first callback this asks nobody.
+    let rule = app.ngi.issuer_rule(&ctx.request_id).await?;
+    let refused = match &callback.iss {
+        Some(iss) => *iss != rule.issuer,
+        None => rule.required,
+    };
+    if refused {
+        return Err(AppError::with_cause(
+            ErrorKind::FlowUnknown,
+            "flow.outcome=issuer_mismatch: the callback's iss is not NGI's issuer",
+        ));
     }
 
     // 2. The state: taken out of this session's pending flows, and then claimed in the store

@@ -39,14 +39,17 @@ impl KeyExtractor for ClientIp {
 }
 
 /// The client's address: the peer, or through trusted proxies the first untrusted hop, walking
-/// `X-Forwarded-For` from the right. A hop that is not a plain IP address ends the walk at the
-/// last trusted address: what lies left of it could have been written by anyone. IPv6 clients
+/// `X-Forwarded-For` from the right. A hop that is not an IP address (with or without a port)
+/// ends the walk at the last trusted address: what lies left of it could have been written by
+/// anyone. IPv6 clients
 /// are counted per /64, the block one host usually has. Without a peer address (in-process
 /// tests) every request counts as one client.
 pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let Some(peer) = peer else {
         return IpAddr::V4(Ipv4Addr::UNSPECIFIED);
     };
+    // An IPv4 client seen through an IPv6 socket (::ffff:a.b.c.d) is the IPv4 address.
+    let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     let mut client = peer;
     if is_trusted(&peer) {
@@ -58,7 +61,12 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -
             .map(str::trim)
             .collect();
         for hop in hops.iter().rev() {
-            let Ok(ip) = hop.parse::<IpAddr>() else { break };
+            // Some proxies write ip:port (or [v6]:port); anything else ends the walk.
+            let parsed = hop
+                .parse::<IpAddr>()
+                .or_else(|_| hop.parse::<SocketAddr>().map(|s| s.ip()));
+            let Ok(ip) = parsed else { break };
+            let ip = ip.to_canonical();
             client = ip;
             if !is_trusted(&ip) {
                 break;
@@ -167,10 +175,27 @@ mod tests {
     #[test]
     fn a_hop_that_is_not_an_address_stops_the_walk_before_forged_entries() {
         let trusted = ["10.0.0.0/8".parse().unwrap()];
-        // Some proxies append ip:port; the forged entry to its left must not become the client.
-        let headers = xff("198.51.100.77, 203.0.113.5:51234");
+        let headers = xff("198.51.100.77, unknown");
         let got = client_ip(Some(ip("10.0.0.2")), &headers, &trusted);
         assert_eq!(got, ip("10.0.0.2"));
+    }
+
+    #[test]
+    fn a_proxy_that_writes_ip_and_port_still_names_the_client() {
+        let trusted = ["10.0.0.0/8".parse().unwrap()];
+        let headers = xff("198.51.100.77, 203.0.113.5:51234");
+        let got = client_ip(Some(ip("10.0.0.2")), &headers, &trusted);
+        assert_eq!(got, ip("203.0.113.5"));
+        let v6 = xff("[2001:db8:1:2::7]:443");
+        let got = client_ip(Some(ip("10.0.0.2")), &v6, &trusted);
+        assert_eq!(got, ip("2001:db8:1:2::"));
+    }
+
+    #[test]
+    fn a_trusted_proxy_seen_through_an_ipv6_socket_is_still_trusted() {
+        let trusted = ["10.0.0.0/8".parse().unwrap()];
+        let got = client_ip(Some(ip("::ffff:10.0.0.2")), &xff("198.51.100.8"), &trusted);
+        assert_eq!(got, ip("198.51.100.8"));
     }
 
     #[test]

@@ -16,8 +16,10 @@ use tower_sessions::session_store::{self, SessionStore};
 
 /// The one key a sealed record carries in place of its data.
 const SEALED: &str = "sealed";
-/// Bound into every ciphertext, so a blob sealed for another purpose does not open here.
-const ASSOCIATED: &[u8] = b"ngi-consent session v1";
+/// Bound into every ciphertext with the session's id, so a blob sealed for another purpose, or
+/// for another session (copied under another id by someone who can write to Redis), does not
+/// open here.
+const ASSOCIATED: &str = "ngi-consent session v1";
 const NONCE_BYTES: usize = 24;
 
 /// The session key: 32 bytes, given base64-encoded. `Debug` never shows it.
@@ -70,13 +72,14 @@ impl<S> SealedStore<S> {
             .map_err(|e| session_store::Error::Encode(e.to_string()))?;
         let mut nonce = [0u8; NONCE_BYTES];
         rand::rng().fill_bytes(&mut nonce);
+        let aad = associated(&record.id);
         let sealed = self
             .cipher
             .encrypt(
                 XNonce::from_slice(&nonce),
                 Payload {
                     msg: &plain,
-                    aad: ASSOCIATED,
+                    aad: aad.as_bytes(),
                 },
             )
             .map_err(|_| session_store::Error::Encode("sealing failed".into()))?;
@@ -93,13 +96,14 @@ impl<S> SealedStore<S> {
             return None;
         }
         let (nonce, sealed) = blob.split_at(NONCE_BYTES);
+        let aad = associated(&record.id);
         let plain = self
             .cipher
             .decrypt(
                 XNonce::from_slice(nonce),
                 Payload {
                     msg: sealed,
-                    aad: ASSOCIATED,
+                    aad: aad.as_bytes(),
                 },
             )
             .ok()?;
@@ -108,13 +112,20 @@ impl<S> SealedStore<S> {
     }
 }
 
+fn associated(id: &Id) -> String {
+    format!("{ASSOCIATED} {id}")
+}
+
 #[async_trait]
 impl<S: SessionStore> SessionStore for SealedStore<S> {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         let mut sealed = self.seal(record)?;
         self.inner.create(&mut sealed).await?;
-        // The store may have chosen another id to avoid a collision.
-        record.id = sealed.id;
+        if sealed.id != record.id {
+            // The store chose another id to avoid a collision: seal again for that id.
+            record.id = sealed.id;
+            self.inner.save(&self.seal(record)?).await?;
+        }
         Ok(())
     }
 
@@ -208,6 +219,21 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[tokio::test]
+    async fn a_record_copied_under_another_session_id_does_not_open() {
+        let inner = MemoryStore::default();
+        let store = SealedStore::new(inner.clone(), &key(3));
+        let mut victim = record();
+        store.create(&mut victim).await.unwrap();
+
+        let mut copied = inner.load(&victim.id).await.unwrap().unwrap();
+        copied.id = Id::default();
+        inner.save(&copied).await.unwrap();
+
+        assert!(store.load(&copied.id).await.unwrap().is_none());
+        assert!(store.load(&victim.id).await.unwrap().is_some());
     }
 
     #[test]

@@ -18,9 +18,19 @@ pub const DEBT_SHOWN_FOR: SignedDuration = SignedDuration::from_mins(15);
 
 /// Each value is kept as one JSON string, not as a tree of JSON values: the store clones a whole
 /// record on every load and save, and one string clones (and weighs) a fraction of a tree.
+/// A value that does not read back (another version's shape, during a rolling deploy on a
+/// shared Redis) is an error without serde's text, which would quote the value — a creditor's
+/// name or an identity number — into the log.
 async fn get_packed<T: DeserializeOwned>(session: &Session, key: &str) -> Result<Option<T>, Error> {
     match session.get::<String>(key).await? {
-        Some(packed) => Ok(Some(serde_json::from_str(&packed)?)),
+        Some(packed) => serde_json::from_str(&packed).map(Some).map_err(|e| {
+            Error::Store(tower_sessions::session_store::Error::Decode(format!(
+                "{key}: {:?} error at line {} column {}",
+                e.classify(),
+                e.line(),
+                e.column()
+            )))
+        }),
         None => Ok(None),
     }
 }

@@ -274,3 +274,26 @@ async fn a_callback_without_iss_is_refused_when_ngi_promised_to_send_it() {
     unknown_flow(&app, stripped).await;
     assert_eq!(app.sim.token_requests(), 0);
 }
+
+#[tokio::test]
+async fn a_promised_iss_is_still_required_after_discovery_was_cached() {
+    let app = spawn_app_with(Options {
+        send_iss: true,
+        ..Default::default()
+    })
+    .await;
+    // The first flow, with iss, completes and leaves NGI's discovery document cached.
+    let first = app.consent_as(PERSON_1).await;
+    assert_eq!(location(&app.get_url(first).await).path(), "/debt");
+
+    let second = app.consent_as(PERSON_2).await;
+    let without_iss: Vec<(String, String)> = query(&second)
+        .into_iter()
+        .filter(|(k, _)| k != "iss")
+        .collect();
+    let mut stripped = app.url("/v1/callback");
+    stripped.query_pairs_mut().extend_pairs(without_iss);
+
+    unknown_flow(&app, stripped).await;
+    assert_eq!(app.sim.token_requests(), 1);
+}
