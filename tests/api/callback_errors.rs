@@ -26,6 +26,15 @@ async fn refused(app: &TestApp, url: url::Url, status: StatusCode, title: &str) 
     html
 }
 
+/// The same callback URL without one of its parameters.
+fn without(url: &url::Url, name: &str) -> url::Url {
+    let kept: Vec<(String, String)> = query(url).into_iter().filter(|(k, _)| k != name).collect();
+    let mut stripped = url.clone();
+    stripped.set_query(None);
+    stripped.query_pairs_mut().extend_pairs(kept);
+    stripped
+}
+
 /// The "we could not find your request" page: a callback this session cannot vouch for.
 async fn unknown_flow(app: &TestApp, url: url::Url) -> String {
     refused(
@@ -209,12 +218,7 @@ async fn a_mismatched_iss_is_refused_before_the_state_is_used() {
     assert_eq!(app.sim.token_requests(), 0);
 
     // The real callback, without the forged iss, still completes: the state was not consumed.
-    let params: Vec<(String, String)> = query(&callback)
-        .into_iter()
-        .filter(|(k, _)| k != "iss")
-        .collect();
-    let mut clean = app.url("/v1/callback");
-    clean.query_pairs_mut().extend_pairs(params);
+    let clean = without(&callback, "iss");
     assert_eq!(location(&app.get_url(clean).await).path(), "/debt");
 }
 
@@ -264,12 +268,7 @@ async fn a_callback_without_iss_is_refused_when_ngi_promised_to_send_it() {
     })
     .await;
     let callback = app.consent_as(PERSON_1).await;
-    let without_iss: Vec<(String, String)> = query(&callback)
-        .into_iter()
-        .filter(|(k, _)| k != "iss")
-        .collect();
-    let mut stripped = app.url("/v1/callback");
-    stripped.query_pairs_mut().extend_pairs(without_iss);
+    let stripped = without(&callback, "iss");
 
     unknown_flow(&app, stripped).await;
     assert_eq!(app.sim.token_requests(), 0);
@@ -287,12 +286,7 @@ async fn a_promised_iss_is_still_required_after_discovery_was_cached() {
     assert_eq!(location(&app.get_url(first).await).path(), "/debt");
 
     let second = app.consent_as(PERSON_2).await;
-    let without_iss: Vec<(String, String)> = query(&second)
-        .into_iter()
-        .filter(|(k, _)| k != "iss")
-        .collect();
-    let mut stripped = app.url("/v1/callback");
-    stripped.query_pairs_mut().extend_pairs(without_iss);
+    let stripped = without(&second, "iss");
 
     unknown_flow(&app, stripped).await;
     assert_eq!(app.sim.token_requests(), 1);
