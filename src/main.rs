@@ -29,6 +29,11 @@ enum Command {
     },
 }
 
+/// mimalloc instead of the system allocator: a request allocates and frees many small buffers
+/// across threads, which glibc's per-thread arenas serve slowly and hand back to the system late.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
