@@ -202,6 +202,15 @@ fn main() {
         serve_bare(addr);
         return;
     }
+    if let Some(i) = args.iter().position(|a| a == "--bare-flow-server") {
+        let addr: SocketAddr = args[i + 1]
+            .parse()
+            .expect("--bare-flow-server takes an address");
+        let sim = args[i + 2].clone();
+        let page_bytes: usize = args[i + 3].parse().expect("and a page size");
+        serve_bare_flow(addr, sim, page_bytes);
+        return;
+    }
     let options = Options::parse(&args);
     // The load generator, and every thread it will start, on core 1.
     run(
@@ -231,6 +240,124 @@ fn serve_bare(addr: SocketAddr) {
                 get(|| async { Redirect::to(BARE_LOCATION) }),
             )
             .route("/healthz", get(|| async { "ok" }));
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        axum::serve(listener, app).await.unwrap();
+    });
+}
+
+// The bare flow: the same HTTP exchanges as a complete flow and nothing else. The 303 to the
+// simulator (a fixed state and PKCE pair), the callback that posts the code to the token
+// endpoint (client_secret_basic, the verifier) and fetches the debt with the access token it
+// reads from the answer, a 303 to /debt, and a fixed page as long as the site's debt page. No
+// session, no state check, no template, no logging, no parsing of the debt: what any
+// implementation on axum and reqwest pays for the three requests in and the two out.
+
+/// PKCE verifier of the bare flow (RFC 7636: 43 to 128 unreserved characters).
+const BARE_VERIFIER: &str = "bare-flow-verifier-0123456789-0123456789-abcdefghij";
+
+struct BareFlow {
+    http: reqwest::Client,
+    token_url: Url,
+    debt_url: Url,
+    redirect_uri: String,
+    location: String,
+    page: String,
+}
+
+#[derive(serde::Deserialize)]
+struct BareCallback {
+    code: String,
+}
+
+#[derive(serde::Deserialize)]
+struct BareToken {
+    access_token: String,
+}
+
+fn serve_bare_flow(addr: SocketAddr, sim: String, page_bytes: usize) {
+    use axum::extract::{Query, State};
+    use axum::http::StatusCode as Status;
+    use axum::response::{Html, IntoResponse, Redirect, Response};
+    use axum::routing::get;
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    use std::sync::Arc;
+
+    let sim = Url::parse(&sim).unwrap();
+    let redirect_uri = format!("http://{addr}/v1/callback");
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(BARE_VERIFIER.as_bytes()));
+    let mut location = sim.join("/oauth2/auth").unwrap();
+    location
+        .query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", CLIENT_ID)
+        .append_pair("state", "bare-flow-state-0123456789-0123456789-abcd")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("redirect_uri", &redirect_uri)
+        .append_pair("scope", "debt.unsecured.presentation");
+    // Both persons' masked numbers, so that the load driver's check of the page passes.
+    let mut page = format!(
+        "<!doctype html><title>debt</title><p>{} {}</p>",
+        PERSONS[0].1, PERSONS[1].1
+    );
+    page.push_str(&" ".repeat(page_bytes.saturating_sub(page.len())));
+    let state = Arc::new(BareFlow {
+        http: reqwest::Client::new(),
+        token_url: sim.join("/oauth2/token").unwrap(),
+        debt_url: sim.join("/v1/debt").unwrap(),
+        redirect_uri,
+        location: location.into(),
+        page,
+    });
+
+    async fn start(State(s): State<Arc<BareFlow>>) -> Redirect {
+        Redirect::to(&s.location)
+    }
+    async fn callback(State(s): State<Arc<BareFlow>>, Query(q): Query<BareCallback>) -> Response {
+        let exchange = async {
+            let token: BareToken = s
+                .http
+                .post(s.token_url.clone())
+                .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", &q.code),
+                    ("redirect_uri", &s.redirect_uri),
+                    ("code_verifier", BARE_VERIFIER),
+                ])
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            s.http
+                .get(s.debt_url.clone())
+                .bearer_auth(&token.access_token)
+                .send()
+                .await?
+                .error_for_status()?
+                .bytes()
+                .await
+        };
+        match exchange.await {
+            Ok(_) => Redirect::to("/debt").into_response(),
+            Err(e) => (Status::BAD_GATEWAY, e.to_string()).into_response(),
+        }
+    }
+    async fn debt(State(s): State<Arc<BareFlow>>) -> Html<String> {
+        Html(s.page.clone())
+    }
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async move {
+        let app = axum::Router::new()
+            .route("/consent/start", get(start))
+            .route("/v1/callback", get(callback))
+            .route("/debt", get(debt))
+            .route("/healthz", get(|| async { "ok" }))
+            .with_state(state);
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         axum::serve(listener, app).await.unwrap();
     });
@@ -393,6 +520,24 @@ fn start_bare(procs: &mut Processes, port: u16) -> u32 {
         SITE_CORE,
         exe.to_str().unwrap(),
         &["--bare-server", &addr],
+        &[],
+        Stdio::null(),
+    )
+}
+
+fn start_bare_flow(procs: &mut Processes, ports: &Ports, page_bytes: usize) -> u32 {
+    let exe = std::env::current_exe().unwrap();
+    let addr = format!("127.0.0.1:{}", ports.site);
+    procs.spawn(
+        "bare-flow",
+        SITE_CORE,
+        exe.to_str().unwrap(),
+        &[
+            "--bare-flow-server",
+            &addr,
+            &ports.sim_url(),
+            &page_bytes.to_string(),
+        ],
         &[],
         Stdio::null(),
     )
@@ -878,6 +1023,7 @@ struct Browser {
 struct FlowTimes {
     total: u64,
     callback: u64,
+    page_bytes: usize,
 }
 
 fn redirect(answer: &Answer, base: &Url, step: &str) -> Result<Url, String> {
@@ -971,6 +1117,7 @@ async fn one_flow(b: &mut Browser, n: u64) -> Result<FlowTimes, String> {
     Ok(FlowTimes {
         total: t0.elapsed().as_nanos() as u64,
         callback: callback_ns,
+        page_bytes: answer.body.len(),
     })
 }
 
@@ -984,10 +1131,12 @@ struct FlowFigures {
     site_us: f64,
     sim_us: f64,
     bench_us: f64,
+    /// The debt page's mean size in bytes.
+    page_bytes: usize,
     usage: Usage,
 }
 
-async fn flow_load(ports: &Ports, watched: Watched, ctx: &Ctx) -> FlowFigures {
+async fn flow_load(ports: &Ports, watched: Watched, ctx: &Ctx, label: &str) -> FlowFigures {
     let site_base = Url::parse(&ports.site_url()).unwrap();
     let sim_base = Url::parse(&ports.sim_url()).unwrap();
     let mut browsers: Vec<Browser> = (0..ctx.options.concurrency)
@@ -1003,7 +1152,7 @@ async fn flow_load(ports: &Ports, watched: Watched, ctx: &Ctx) -> FlowFigures {
     let warm = drive(&mut browsers, watched, warm, one_flow).await;
     assert_eq!(warm.failed, 0, "flow warm-up: {:?}", warm.first_error);
     let stop = Stop::exactly(sizes.flows, sizes.max_phase * 4);
-    let perf = Profiler::attach(ctx, watched.server, "flow-site");
+    let perf = Profiler::attach(ctx, watched.server, &format!("flow-{label}"));
     let phase = drive(&mut browsers, watched, stop, one_flow).await;
     drop(perf);
     let flows = phase.results.len() as u64;
@@ -1020,6 +1169,8 @@ async fn flow_load(ports: &Ports, watched: Watched, ctx: &Ctx) -> FlowFigures {
         site_us: per_flow(phase.usage.server),
         sim_us: per_flow(phase.usage.simulator),
         bench_us: per_flow(phase.usage.bench),
+        page_bytes: phase.results.iter().map(|f| f.page_bytes).sum::<usize>()
+            / phase.results.len().max(1),
         usage: phase.usage,
     }
 }
@@ -1371,8 +1522,29 @@ async fn bench(options: Options) {
             server: site,
             simulator: Some(sim_pid),
         };
-        let f = flow_load(&ports, watched, &ctx).await;
+        let f = flow_load(&ports, watched, &ctx, "site").await;
         procs.stop("site");
+
+        eprintln!("scenario 2: the same flows through the bare flow server …");
+        // A fresh simulator, so that both runs find its maps equally empty.
+        procs.stop("simulator");
+        let fresh_sim = start_simulator(&mut procs, &ports);
+        wait_ready(
+            &mut procs,
+            fresh_sim,
+            ports.sim,
+            "/.well-known/openid-configuration",
+            LOAD_CORE,
+        )
+        .await;
+        let bare = start_bare_flow(&mut procs, &ports, f.page_bytes);
+        wait_ready(&mut procs, bare, ports.site, "/healthz", SITE_CORE).await;
+        let watched = Watched {
+            server: bare,
+            simulator: Some(fresh_sim),
+        };
+        let b = flow_load(&ports, watched, &ctx, "bare").await;
+        procs.stop("bare-flow");
         let r = &mut report;
         let c = ctx.options.concurrency;
         r.row(
@@ -1411,22 +1583,54 @@ async fn bench(options: Options) {
             "(core 1)",
             None,
         );
-        if let Some(e) = &f.first_error {
-            r.notes.push(format!("2 flow: first failure: {e}"));
+        r.row(
+            "2 flow: bare flow, flows/s",
+            format!("{:.0}", b.fps),
+            "(same exchanges only)",
+            None,
+        );
+        r.row(
+            "2 flow: bare flow, callback p50 / p99",
+            format!("{:.2} / {:.2} ms", b.callback.0, b.callback.1),
+            "",
+            None,
+        );
+        r.row(
+            "2 flow: bare flow, server CPU per flow",
+            format!("{:.0} µs", b.site_us),
+            "",
+            None,
+        );
+        r.row(
+            "2 flow: site ÷ bare flow",
+            format!(
+                "flows/s {:.2}×, CPU {:.2}×",
+                f.fps / b.fps.max(f64::MIN_POSITIVE),
+                f.site_us / b.site_us.max(f64::MIN_POSITIVE)
+            ),
+            "",
+            None,
+        );
+        for (label, x) in [("site", &f), ("bare flow", &b)] {
+            if let Some(e) = &x.first_error {
+                r.notes.push(format!("2 {label}: first failure: {e}"));
+            }
+            r.notes.push(format!(
+                "2 {label}: {} flows in {:.1} s, {} failed, server {} ticks (±2 ticks = {:.1} %), debt page {} bytes",
+                x.flows,
+                x.usage.wall.as_secs_f64(),
+                x.failed,
+                x.usage.server,
+                200.0 / x.usage.server.max(1) as f64,
+                x.page_bytes,
+            ));
+            r.notes.push(saturation(
+                &format!("2 {label}"),
+                &x.usage,
+                ctx.tick,
+                "simulator + bench",
+            ));
         }
-        r.notes.push(format!(
-            "2 flow: {} flows in {:.1} s, site {} ticks (±2 ticks = {:.1} %)",
-            f.flows,
-            f.usage.wall.as_secs_f64(),
-            f.usage.server,
-            200.0 / f.usage.server.max(1) as f64,
-        ));
-        r.notes.push(saturation(
-            "2 flow",
-            &f.usage,
-            ctx.tick,
-            "simulator + bench",
-        ));
     }
 
     if ctx.options.scenarios.contains(&Scenario::Memory) {
