@@ -13,7 +13,9 @@
 //!    beside a bare axum handler answering the same 303 (this binary re-executed with
 //!    `--bare-server`, pinned to core 0 the same way): the HTTP stack's ceiling here.
 //! 2. Complete flows, each with its own cookie jar: start → simulator authorize → login →
-//!    consent → callback (token + debt fetched by the site) → debt page, the page checked.
+//!    consent → callback (token + debt fetched by the site) → debt page, the page checked. Then
+//!    the same flows through a bare flow server (`--bare-flow-server`): the same HTTP exchanges
+//!    with no work around them, the floor of a flow on this stack and machine.
 //! 3. Memory: the site's RSS with 100 000 pending flows in the session store (all live: the idle
 //!    expiry is longer than the wave), after they expire, and after a second wave as large.
 //!
@@ -304,7 +306,13 @@ fn serve_bare_flow(addr: SocketAddr, sim: String, page_bytes: usize) {
     );
     page.push_str(&" ".repeat(page_bytes.saturating_sub(page.len())));
     let state = Arc::new(BareFlow {
-        http: reqwest::Client::new(),
+        // Configured like the site's client: no redirects followed, connect and total timeouts.
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
         token_url: sim.join("/oauth2/token").unwrap(),
         debt_url: sim.join("/v1/debt").unwrap(),
         redirect_uri,
