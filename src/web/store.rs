@@ -117,13 +117,16 @@ impl SessionBackend {
             .build_pool(REDIS_POOL_SIZE)
             .map_err(|e| format!("cannot set up the Redis session store: {e}"))?;
         pool.connect();
-        if tokio::time::timeout(REDIS_COMMAND_TIMEOUT, pool.wait_for_connect())
-            .await
-            .is_err()
-        {
-            tracing::error!(
+        match tokio::time::timeout(REDIS_COMMAND_TIMEOUT, pool.wait_for_connect()).await {
+            Ok(Ok(())) => {}
+            // A refused certificate fails at once rather than timing out: its reason is the clue.
+            Ok(Err(e)) => tracing::error!(
+                error = %e,
                 "the Redis session store is not reachable yet; retrying in the background"
-            );
+            ),
+            Err(_) => tracing::error!(
+                "the Redis session store is not reachable yet; retrying in the background"
+            ),
         }
         Ok(SessionBackend::Redis {
             store: SealedStore::new(RedisStore::new(pool.clone()), key),
