@@ -6,10 +6,13 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use oauth2::{ClientId, ClientSecret};
+use rustls::RootCertStore;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use url::Url;
 
 use crate::domain::scope::ConsentScope;
@@ -77,9 +80,14 @@ pub struct ServeArgs {
     /// Log format: pretty or json [default: pretty]
     #[arg(long, env = "LOG_FORMAT")]
     pub log_format: Option<String>,
-    /// Where sessions live: memory, or redis://host:port/db for several instances [default: memory]
+    /// Where sessions live: memory, or redis://host:port/db (rediss:// for TLS) for several
+    /// instances [default: memory]
     #[arg(long, env = "SESSION_STORE")]
     pub session_store: Option<String>,
+    /// PEM file of the CA(s) that sign the Redis server's certificate, trusted instead of the
+    /// system's roots (rediss:// only) [default: the system's roots]
+    #[arg(long, env = "REDIS_CA_FILE")]
+    pub redis_ca_file: Option<PathBuf>,
     /// Seconds without a request after which a session ends [default: 1800]
     #[arg(long, env = "SESSION_IDLE_SECS")]
     pub session_idle_secs: Option<String>,
@@ -130,7 +138,8 @@ pub enum NgiTarget {
 pub enum SessionStoreKind {
     /// In this process; expired sessions are evicted on their own. One instance only.
     Memory,
-    /// A Redis server shared by every instance. The URL may hold a password: shown redacted.
+    /// A Redis server shared by every instance, over TLS with `rediss`. The URL may hold a
+    /// password: shown redacted.
     Redis(Url),
 }
 
@@ -140,6 +149,25 @@ impl fmt::Debug for SessionStoreKind {
             SessionStoreKind::Memory => f.write_str("Memory"),
             SessionStoreKind::Redis(url) => write!(f, "Redis({})", redacted(url)),
         }
+    }
+}
+
+/// The CAs of REDIS_CA_FILE: the Redis server's certificate must chain to one of them, and the
+/// system's roots are not consulted.
+#[derive(Clone)]
+pub struct RedisCa {
+    pub file: PathBuf,
+    pub roots: RootCertStore,
+}
+
+impl fmt::Debug for RedisCa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "RedisCa({}, {} certificates)",
+            self.file.display(),
+            self.roots.len()
+        )
     }
 }
 
@@ -166,6 +194,8 @@ pub struct Settings {
     pub connect_timeout: Duration,
     pub log_format: LogFormat,
     pub session_store: SessionStoreKind,
+    /// Set only with a `rediss` store; without it the system's roots verify the server.
+    pub redis_ca: Option<RedisCa>,
     pub session_idle: Duration,
     /// Flows one client may start per minute; `None` means no limit.
     pub rate_limit_per_minute: Option<u32>,
@@ -254,16 +284,30 @@ impl Settings {
                         "memory, or a URL such as redis://127.0.0.1:6379/0",
                     )
                 })?;
-                if url.scheme() != "redis" {
+                if !matches!(url.scheme(), "redis" | "rediss") {
                     return Err(ConfigError::new(
                         "SESSION_STORE",
                         format!(
-                            "'{}' stores are not supported: use memory or redis://",
+                            "'{}' stores are not supported: use memory, redis:// or rediss://",
                             url.scheme()
                         ),
                     ));
                 }
                 SessionStoreKind::Redis(url)
+            }
+        };
+        let tls =
+            matches!(&session_store, SessionStoreKind::Redis(url) if url.scheme() == "rediss");
+        let redis_ca = match args.redis_ca_file.as_deref() {
+            None => None,
+            Some(path) if tls => Some(load_redis_ca(path)?),
+            // Refused rather than ignored: whoever set it expects a verified TLS connection.
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "REDIS_CA_FILE",
+                    "only used with TLS to Redis: set SESSION_STORE=rediss://host:port/db, or \
+                     leave REDIS_CA_FILE unset",
+                ));
             }
         };
         let session_idle = match args.session_idle_secs.as_deref().map(str::trim) {
@@ -342,6 +386,7 @@ impl Settings {
             connect_timeout,
             log_format,
             session_store,
+            redis_ca,
             session_idle,
             rate_limit_per_minute,
             trusted_proxies,
@@ -378,10 +423,13 @@ impl fmt::Display for Settings {
             self.pkce,
             self.timeout,
             self.connect_timeout,
-            match &self.session_store {
-                SessionStoreKind::Memory => "memory".to_owned(),
+            match (&self.session_store, &self.redis_ca) {
+                (SessionStoreKind::Memory, _) => "memory".to_owned(),
                 // Without a password, should the URL carry one.
-                SessionStoreKind::Redis(url) => redacted(url),
+                (SessionStoreKind::Redis(url), None) => redacted(url),
+                (SessionStoreKind::Redis(url), Some(ca)) => {
+                    format!("{} redis_ca_file={}", redacted(url), ca.file.display())
+                }
             },
             self.session_idle,
             self.rate_limit_per_minute
@@ -389,6 +437,41 @@ impl fmt::Display for Settings {
             self.trusted_proxies.len(),
         )
     }
+}
+
+/// Reads REDIS_CA_FILE at start-up, so a wrong file stops the site instead of every connection.
+fn load_redis_ca(path: &Path) -> Result<RedisCa, ConfigError> {
+    let unreadable = |e: rustls::pki_types::pem::Error| {
+        ConfigError::new(
+            "REDIS_CA_FILE",
+            format!("cannot read {}: {e}", path.display()),
+        )
+    };
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(path).map_err(unreadable)? {
+        roots.add(cert.map_err(unreadable)?).map_err(|e| {
+            ConfigError::new(
+                "REDIS_CA_FILE",
+                format!(
+                    "{} holds a certificate that cannot be used: {e}",
+                    path.display()
+                ),
+            )
+        })?;
+    }
+    if roots.is_empty() {
+        return Err(ConfigError::new(
+            "REDIS_CA_FILE",
+            format!(
+                "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                path.display()
+            ),
+        ));
+    }
+    Ok(RedisCa {
+        file: path.to_owned(),
+        roots,
+    })
 }
 
 fn redacted(url: &Url) -> String {
@@ -849,6 +932,110 @@ mod tests {
             let mut args = preprod();
             change(&mut args);
             assert_eq!(Settings::from_args(args).unwrap_err().variable, variable);
+        }
+    }
+
+    /// A file of the test's own in the temp dir, removed when dropped.
+    struct TempFile(PathBuf);
+
+    impl TempFile {
+        fn new(name: &str, contents: &str) -> Self {
+            let path = std::env::temp_dir().join(format!("ngi-{name}-{}", std::process::id()));
+            std::fs::write(&path, contents).unwrap();
+            Self(path)
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn a_ca_pem() -> String {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .self_signed(&rcgen::KeyPair::generate().unwrap())
+            .unwrap()
+            .pem()
+    }
+
+    fn with_tls_redis(args: &mut ServeArgs) {
+        args.session_store = Some("rediss://:pw@redis.internal:6380/1".into());
+        args.session_key = Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into());
+    }
+
+    #[test]
+    fn rediss_is_accepted_with_the_system_roots_or_a_ca_file() {
+        let mut args = preprod();
+        with_tls_redis(&mut args);
+        let s = Settings::from_args(args.clone()).unwrap();
+        assert!(
+            matches!(s.session_store, SessionStoreKind::Redis(ref u) if u.scheme() == "rediss")
+        );
+        assert!(s.redis_ca.is_none());
+
+        let ca = TempFile::new("redis-ca.pem", &a_ca_pem());
+        args.redis_ca_file = Some(ca.0.clone());
+        let s = Settings::from_args(args).unwrap();
+        assert_eq!(s.redis_ca.as_ref().unwrap().roots.len(), 1);
+        let shown = format!("{s} {s:?}");
+        assert!(shown.contains("session_store=rediss://"), "{shown}");
+        assert!(
+            shown.contains(&format!("redis_ca_file={}", ca.0.display())),
+            "{shown}"
+        );
+        assert!(!shown.contains("pw@"), "{shown}");
+    }
+
+    #[test]
+    fn a_redis_ca_file_without_rediss_is_refused() {
+        let ca = TempFile::new("redis-ca-plain.pem", &a_ca_pem());
+        for store in [None, Some("memory"), Some("redis://127.0.0.1:6379/0")] {
+            let mut args = preprod();
+            with_tls_redis(&mut args);
+            args.session_store = store.map(Into::into);
+            args.redis_ca_file = Some(ca.0.clone());
+            let err = Settings::from_args(args).unwrap_err();
+            assert_eq!(err.variable, "REDIS_CA_FILE", "{store:?}");
+            assert!(err.to_string().contains("rediss://"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_missing_redis_ca_file_is_refused() {
+        let mut args = preprod();
+        with_tls_redis(&mut args);
+        args.redis_ca_file = Some("/nonexistent/redis-ca.pem".into());
+        let err = Settings::from_args(args).unwrap_err();
+        assert_eq!(err.variable, "REDIS_CA_FILE");
+        assert!(
+            err.to_string().starts_with(
+                "invalid setting REDIS_CA_FILE: cannot read /nonexistent/redis-ca.pem"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_redis_ca_file_without_a_usable_certificate_is_refused() {
+        let key_only = rcgen::KeyPair::generate().unwrap().serialize_pem();
+        let not_a_certificate =
+            "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
+        let cases = [
+            ("empty", "", "holds no PEM certificate"),
+            ("key-only", key_only.as_str(), "holds no PEM certificate"),
+            ("garbage", not_a_certificate, "cannot be used"),
+        ];
+        for (name, contents, problem) in cases {
+            let file = TempFile::new(&format!("redis-ca-{name}.pem"), contents);
+            let mut args = preprod();
+            with_tls_redis(&mut args);
+            args.redis_ca_file = Some(file.0.clone());
+            let err = Settings::from_args(args).unwrap_err();
+            assert_eq!(err.variable, "REDIS_CA_FILE", "{name}");
+            assert!(err.to_string().contains(problem), "{name}: {err}");
         }
     }
 

@@ -130,7 +130,8 @@ impl Application {
                 let key = settings.session_key.as_ref().ok_or_else(|| {
                     StartupError::Setup("invalid setting SESSION_KEY: required with Redis".into())
                 })?;
-                SessionBackend::redis(url, key)
+                let ca = settings.redis_ca.as_ref().map(|ca| &ca.roots);
+                SessionBackend::redis(url, ca, key)
                     .await
                     .map_err(StartupError::Setup)?
             }

@@ -3,15 +3,17 @@
 //! stores; this chooses between them, keeps the record of used states beside them, and tells
 //! readiness whether the store answers.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use rustls::{ClientConfig, RootCertStore};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions_moka_store::MokaStore;
 use tower_sessions_redis_store::RedisStore;
 use tower_sessions_redis_store::fred::prelude::{
-    ClientLike, Config, Expiration, KeysInterface, Pool, ReconnectPolicy,
+    ClientLike, Config, Expiration, KeysInterface, Pool, ReconnectPolicy, TlsConnector,
 };
 use tower_sessions_redis_store::fred::types::{Builder, SetOptions};
 use url::Url;
@@ -84,10 +86,27 @@ impl SessionBackend {
 
     /// Connects to Redis, reconnecting for ever in the background. A Redis that is down at
     /// start-up does not stop the site: pages say the service is unavailable and `/readyz`
-    /// fails until it is back.
-    pub async fn redis(url: &Url, key: &SessionKey) -> Result<Self, String> {
-        let config = Config::from_url(url.as_str())
+    /// fails until it is back. A `rediss` URL verifies the server against the system's roots,
+    /// or against `ca` alone when given (REDIS_CA_FILE).
+    pub async fn redis(
+        url: &Url,
+        ca: Option<&RootCertStore>,
+        key: &SessionKey,
+    ) -> Result<Self, String> {
+        let mut config = Config::from_url(url.as_str())
             .map_err(|e| format!("invalid setting SESSION_STORE: {e}"))?;
+        if let Some(roots) = ca {
+            // ring named here, not taken from the process default: no second provider can
+            // make the choice ambiguous.
+            let tls = ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("cannot set up TLS to Redis: {e}"))?
+            .with_root_certificates(roots.clone())
+            .with_no_client_auth();
+            config.tls = Some(TlsConnector::from(tls).into());
+        }
         let pool = Builder::from_config(config)
             .with_connection_config(|c| {
                 c.connection_timeout = REDIS_COMMAND_TIMEOUT;
@@ -98,13 +117,16 @@ impl SessionBackend {
             .build_pool(REDIS_POOL_SIZE)
             .map_err(|e| format!("cannot set up the Redis session store: {e}"))?;
         pool.connect();
-        if tokio::time::timeout(REDIS_COMMAND_TIMEOUT, pool.wait_for_connect())
-            .await
-            .is_err()
-        {
-            tracing::error!(
+        match tokio::time::timeout(REDIS_COMMAND_TIMEOUT, pool.wait_for_connect()).await {
+            Ok(Ok(())) => {}
+            // A refused certificate fails at once rather than timing out: its reason is the clue.
+            Ok(Err(e)) => tracing::error!(
+                error = %e,
                 "the Redis session store is not reachable yet; retrying in the background"
-            );
+            ),
+            Err(_) => tracing::error!(
+                "the Redis session store is not reachable yet; retrying in the background"
+            ),
         }
         Ok(SessionBackend::Redis {
             store: SealedStore::new(RedisStore::new(pool.clone()), key),

@@ -1,11 +1,12 @@
 //! Sessions that outgrow one machine: Redis shared by instances, surviving restarts, and a Redis
 //! that goes away and comes back. Also the memory store letting idle sessions go.
 //!
-//! The cross-instance tests use the machine's Redis at 127.0.0.1:6379; the outage test runs a
-//! Redis of its own on a free port, so stopping it disturbs no other test. Without Redis they
-//! say SKIPPED loudly, unless `NGI_REQUIRE_REDIS=1` (as `.ci/run` sets) makes that a failure.
+//! The cross-instance tests use the machine's Redis at 127.0.0.1:6379; the outage and TLS tests
+//! run a Redis of their own on a free port, so stopping it disturbs no other test. Without Redis
+//! they say SKIPPED loudly, unless `NGI_REQUIRE_REDIS=1` (as `.ci/run` sets) makes that a failure.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -292,6 +293,161 @@ async fn redis_going_away_gives_unavailable_pages_and_the_site_recovers_when_it_
     redis.stop().await;
 }
 
+/// A Redis of the test's own that speaks TLS only, on a free port, with a server certificate for
+/// 127.0.0.1 signed by a CA made here; beside it, the certificate of another CA that signed
+/// nothing. Killed, and its files removed, when dropped.
+struct OwnTlsRedis {
+    port: u16,
+    dir: PathBuf,
+    child: Child,
+}
+
+impl OwnTlsRedis {
+    /// `None` when redis-server would not start, as one built without TLS does not.
+    async fn start() -> Option<Self> {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let dir = std::env::temp_dir().join(format!("ngi-redis-tls-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = || {
+            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+        };
+        let (ours, other) = (ca(), ca());
+        let server_key = KeyPair::generate().unwrap();
+        let server = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .unwrap()
+            .signed_by(&server_key, &ours)
+            .unwrap();
+        for (name, pem) in [
+            ("ca.pem", ours.pem()),
+            ("other-ca.pem", other.pem()),
+            ("server.pem", server.pem()),
+            ("server.key", server_key.serialize_pem()),
+        ] {
+            std::fs::write(dir.join(name), pem).unwrap();
+        }
+        let file = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+        let mut child = Command::new(OwnRedis::binary().unwrap())
+            .args([
+                "--port",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--tls-port",
+                &port.to_string(),
+                "--tls-cert-file",
+                &file("server.pem"),
+                "--tls-key-file",
+                &file("server.key"),
+                "--tls-ca-cert-file",
+                &file("ca.pem"),
+                "--tls-auth-clients",
+                "no",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        // Listening is enough: the certificates are loaded before the port opens.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            if child.try_wait().unwrap().is_some() || Instant::now() > deadline {
+                let _ = std::fs::remove_dir_all(&dir);
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Some(Self { port, dir, child })
+    }
+
+    fn store(&self) -> String {
+        format!("rediss://127.0.0.1:{}/0", self.port)
+    }
+}
+
+impl Drop for OwnTlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test]
+async fn a_flow_completes_over_tls_to_redis_and_a_certificate_from_another_ca_is_refused() {
+    const TEST: &str =
+        "a_flow_completes_over_tls_to_redis_and_a_certificate_from_another_ca_is_refused";
+    if OwnRedis::binary().is_none() {
+        return skip(TEST, "no redis-server binary");
+    }
+    let Some(redis) = OwnTlsRedis::start().await else {
+        return skip(TEST, "redis-server did not start with TLS");
+    };
+    let store = redis.store();
+    let with_ca = |file: &'static str| {
+        let ca = redis.dir.join(file);
+        let store = store.clone();
+        move |args: &mut ServeArgs| {
+            with_redis(&store)(args);
+            args.redis_ca_file = Some(ca);
+        }
+    };
+
+    // Trusting the CA that signed the server's certificate: ready, and a flow completes.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+    let sim = spawn_simulator(&public, CLIENT_SECRET, false).await;
+    let _stop = instance(listener, &public, &sim, with_ca("ca.pem")).await;
+    let app = TestApp {
+        address: public,
+        sim,
+        client: browser(),
+        clock: TestClock::new(),
+    };
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+    let callback = app.consent_as(PERSON_1).await;
+    assert_eq!(location(&app.get_url(callback).await).path(), "/debt");
+    let debt = app.get("/debt").await;
+    assert_eq!(debt.status(), StatusCode::OK);
+    assert!(body(debt).await.contains("148422*****"));
+
+    // Trusting another CA, or the system's roots: the server's certificate is refused.
+    let other_ca: Box<dyn FnOnce(&mut ServeArgs)> = Box::new(with_ca("other-ca.pem"));
+    let system_roots: Box<dyn FnOnce(&mut ServeArgs)> = Box::new(with_redis(&store));
+    for (trusting, extra) in [
+        ("another CA", other_ca),
+        ("the system's roots", system_roots),
+    ] {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let public = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+        let sim = spawn_simulator(&public, CLIENT_SECRET, false).await;
+        let _stop = instance(listener, &public, &sim, extra).await;
+        let ready = browser()
+            .get(public.join("/readyz").unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            ready.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ready while trusting {trusting}"
+        );
+        assert!(body(ready).await.contains("session store"));
+    }
+}
+
 #[tokio::test]
 async fn an_idle_session_ends_and_its_pending_flow_with_it() {
     let app = spawn_app_with(Options {
@@ -370,7 +526,7 @@ async fn a_state_is_claimed_once_in_either_store() {
     if redis_answers("127.0.0.1:6379").await {
         let key = ngi_consent::web::sealed::SessionKey::from_base64(SESSION_KEY).unwrap();
         stores.push(
-            SessionBackend::redis(&Url::parse(SHARED_REDIS).unwrap(), &key)
+            SessionBackend::redis(&Url::parse(SHARED_REDIS).unwrap(), None, &key)
                 .await
                 .unwrap(),
         );
