@@ -58,7 +58,7 @@ const BARE_LOCATION: &str = "http://127.0.0.1:3001/oauth2/auth?response_type=cod
 const SITE_CORE: &str = "0";
 const LOAD_CORE: &str = "1";
 /// Every setting the site and the simulator read from the environment: cleared for the children.
-const SERVER_SETTINGS: [&str; 22] = [
+const SERVER_SETTINGS: [&str; 24] = [
     "APP_BIND",
     "PUBLIC_URL",
     "NGI_ENV",
@@ -78,6 +78,8 @@ const SERVER_SETTINGS: [&str; 22] = [
     "RUST_LOG",
     "SESSION_STORE",
     "SESSION_IDLE_SECS",
+    "SESSION_KEY",
+    "REDIS_CA_FILE",
     "RATE_LIMIT_PER_MINUTE",
     "TRUSTED_PROXIES",
     "SIMULATOR_SEND_ISS",
@@ -1201,6 +1203,9 @@ struct MemoryFigures {
 
 struct Expired {
     rss_kib: u64,
+    /// The RSS read once a second during the trickle (eviction and the allocator's return of
+    /// memory happen during it, so one reading alone could catch either half-way).
+    trickle_rss_kib: Vec<u64>,
     trickle_requests: u64,
     trickle: Duration,
     /// After a second wave of as many pending flows as the first.
@@ -1231,16 +1236,24 @@ async fn memory_load(port: u16, watched: Watched, ctx: &Ctx, idle_known: bool) -
     let expired = if idle_known {
         // Every session of the wave has expired `idle` after the wave ended. The in-memory store
         // (moka) evicts expired sessions when it is used, so then a trickle of requests (20 a
-        // second, each a new small session) keeps it in use, as a live site would.
+        // second, each a new small session) keeps it in use, as a live site would. It lasts two
+        // of the site's 10 s housekeeping rounds: eviction and the return of the memory to the
+        // system take up to one.
         tokio::time::sleep(idle + Duration::from_secs(1)).await;
         let mut conn = Conn::new(port);
-        let trickle = Duration::from_secs(if ctx.options.quick { 3 } else { 10 });
+        let trickle = Duration::from_secs(if ctx.options.quick { 3 } else { 20 });
         let end = Instant::now() + trickle;
         let mut sent = 0u64;
+        let mut trickle_rss_kib = vec![];
+        let mut next_reading = Instant::now() + Duration::from_secs(1);
         while Instant::now() < end {
             get_start(&mut conn, 0).await.expect("trickle after expiry");
             sent += 1;
             tokio::time::sleep(Duration::from_millis(50)).await;
+            if Instant::now() >= next_reading {
+                trickle_rss_kib.push(status_kib(pid, "VmRSS:"));
+                next_reading += Duration::from_secs(1);
+            }
         }
         let expired = status_kib(pid, "VmRSS:");
         // RSS alone cannot say whether the expired sessions were freed (the allocator keeps
@@ -1261,6 +1274,7 @@ async fn memory_load(port: u16, watched: Watched, ctx: &Ctx, idle_known: bool) -
         Some(Expired {
             rss_kib: expired,
             trickle_requests: sent,
+            trickle_rss_kib,
             trickle,
             second_wave_kib: status_kib(pid, "VmRSS:"),
             second_wave_peak_kib: status_kib(pid, "VmHWM:"),
@@ -1701,7 +1715,15 @@ async fn bench(options: Options) {
                         e.trickle_requests,
                         e.trickle.as_secs()
                     ),
-                    format!("{:.1} MB", mb(e.rss_kib)),
+                    format!(
+                        "{:.1} MB (once a second during the trickle: {} MB)",
+                        mb(e.rss_kib),
+                        e.trickle_rss_kib
+                            .iter()
+                            .map(|&k| format!("{:.0}", mb(k)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                     "",
                     None,
                 );
