@@ -1236,9 +1236,8 @@ async fn memory_load(port: u16, watched: Watched, ctx: &Ctx, idle_known: bool) -
     let expired = if idle_known {
         // Every session of the wave has expired `idle` after the wave ended. The in-memory store
         // (moka) evicts expired sessions when it is used, so then a trickle of requests (20 a
-        // second, each a new small session) keeps it in use, as a live site would. It lasts two
-        // of the site's 10 s housekeeping rounds: eviction and the return of the memory to the
-        // system take up to one.
+        // second, each a new small session) keeps it in use, as a live site would. Eviction
+        // goes in bounded batches, so the RSS is read once a second through 20 s of it.
         tokio::time::sleep(idle + Duration::from_secs(1)).await;
         let mut conn = Conn::new(port);
         let trickle = Duration::from_secs(if ctx.options.quick { 3 } else { 20 });
