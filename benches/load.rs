@@ -481,17 +481,27 @@ impl Ports {
     }
 }
 
-fn start_simulator(procs: &mut Processes, ports: &Ports) -> u32 {
+/// Starts the simulator on the load core and waits until it answers.
+async fn start_simulator(procs: &mut Processes, ports: &Ports) -> u32 {
     let bind = format!("127.0.0.1:{}", ports.sim);
     let redirect = format!("{}/v1/callback", ports.site_url());
-    procs.spawn(
+    let pid = procs.spawn(
         "simulator",
         LOAD_CORE,
         SITE_BIN,
         &["simulator", "--bind", &bind, "--redirect-uri", &redirect],
         &[],
         Stdio::null(),
+    );
+    wait_ready(
+        procs,
+        pid,
+        ports.sim,
+        "/.well-known/openid-configuration",
+        LOAD_CORE,
     )
+    .await;
+    pid
 }
 
 fn start_site(
@@ -1333,6 +1343,15 @@ impl Report {
     }
 }
 
+/// The server's CPU ticks in a phase, and what the ±1 tick at each end is of them.
+fn server_ticks(usage: &Usage) -> String {
+    format!(
+        "server {} ticks (±2 ticks = {:.1} %)",
+        usage.server,
+        200.0 / usage.server.max(1) as f64
+    )
+}
+
 fn percent(x: f64) -> String {
     format!("{:.0} %", x * 100.0)
 }
@@ -1434,15 +1453,7 @@ async fn bench(options: Options) {
         site: free_port(),
         sim: free_port(),
     };
-    let sim_pid = start_simulator(&mut procs, &ports);
-    wait_ready(
-        &mut procs,
-        sim_pid,
-        ports.sim,
-        "/.well-known/openid-configuration",
-        LOAD_CORE,
-    )
-    .await;
+    let sim_pid = start_simulator(&mut procs, &ports).await;
     let mut report = Report {
         rows: vec![],
         notes: vec![],
@@ -1519,12 +1530,11 @@ async fn bench(options: Options) {
         );
         for (label, f) in [("site", &s), ("bare", &b)] {
             r.notes.push(format!(
-                "1 {label}: {} requests in {:.1} s, {} failed, server {} ticks (±2 ticks = {:.1} %)",
+                "1 {label}: {} requests in {:.1} s, {} failed, {}",
                 f.requests,
                 f.usage.wall.as_secs_f64(),
                 f.failed,
-                f.usage.server,
-                200.0 / f.usage.server.max(1) as f64,
+                server_ticks(&f.usage),
             ));
             r.notes.push(saturation(
                 &format!("1 {label}"),
@@ -1549,15 +1559,7 @@ async fn bench(options: Options) {
         eprintln!("scenario 2: the same flows through the bare flow server …");
         // A fresh simulator, so that both runs find its maps equally empty.
         procs.stop("simulator");
-        let fresh_sim = start_simulator(&mut procs, &ports);
-        wait_ready(
-            &mut procs,
-            fresh_sim,
-            ports.sim,
-            "/.well-known/openid-configuration",
-            LOAD_CORE,
-        )
-        .await;
+        let fresh_sim = start_simulator(&mut procs, &ports).await;
         let bare = start_bare_flow(&mut procs, &ports, f.page_bytes);
         wait_ready(&mut procs, bare, ports.site, "/healthz", SITE_CORE).await;
         let watched = Watched {
@@ -1637,12 +1639,11 @@ async fn bench(options: Options) {
                 r.notes.push(format!("2 {label}: first failure: {e}"));
             }
             r.notes.push(format!(
-                "2 {label}: {} flows in {:.1} s, {} failed, server {} ticks (±2 ticks = {:.1} %), debt page {} bytes",
+                "2 {label}: {} flows in {:.1} s, {} failed, {}, debt page {} bytes",
                 x.flows,
                 x.usage.wall.as_secs_f64(),
                 x.failed,
-                x.usage.server,
-                200.0 / x.usage.server.max(1) as f64,
+                server_ticks(&x.usage),
                 x.page_bytes,
             ));
             r.notes.push(saturation(

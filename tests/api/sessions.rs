@@ -44,6 +44,12 @@ fn skip(test: &str, why: &str) {
     );
 }
 
+/// A port nothing listens on now.
+async fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().port()
+}
+
 async fn redis_answers(addr: &str) -> bool {
     let Ok(Ok(mut stream)) =
         tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(addr)).await
@@ -188,6 +194,18 @@ impl OwnRedis {
             .find(|p| std::path::Path::new(p).exists())
     }
 
+    /// redis-server on loopback, keeping nothing on disk, with `args` for its ports.
+    fn server(args: &[&str]) -> Child {
+        Command::new(Self::binary().unwrap())
+            .args(args)
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    }
+
     async fn start(port: u16) -> Self {
         let mut redis = Self { port, child: None };
         redis.restart().await;
@@ -195,22 +213,7 @@ impl OwnRedis {
     }
 
     async fn restart(&mut self) {
-        let child = Command::new(Self::binary().unwrap())
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
+        let child = Self::server(&["--port", &self.port.to_string()]);
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while !redis_answers(&format!("127.0.0.1:{}", self.port)).await {
@@ -234,10 +237,7 @@ async fn redis_going_away_gives_unavailable_pages_and_the_site_recovers_when_it_
             "no redis-server binary",
         );
     }
-    let port = {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port().await;
     let mut redis = OwnRedis::start(port).await;
     let app = spawn_app_with(Options {
         args: ServeArgs {
@@ -306,10 +306,7 @@ impl OwnTlsRedis {
     /// `None` when redis-server would not start, as one built without TLS does not.
     async fn start() -> Option<Self> {
         use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-        let port = {
-            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            l.local_addr().unwrap().port()
-        };
+        let port = free_port().await;
         let dir = std::env::temp_dir().join(format!("ngi-redis-tls-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let ca = || {
@@ -332,32 +329,20 @@ impl OwnTlsRedis {
             std::fs::write(dir.join(name), pem).unwrap();
         }
         let file = |name: &str| dir.join(name).to_str().unwrap().to_owned();
-        let mut child = Command::new(OwnRedis::binary().unwrap())
-            .args([
-                "--port",
-                "0",
-                "--bind",
-                "127.0.0.1",
-                "--tls-port",
-                &port.to_string(),
-                "--tls-cert-file",
-                &file("server.pem"),
-                "--tls-key-file",
-                &file("server.key"),
-                "--tls-ca-cert-file",
-                &file("ca.pem"),
-                "--tls-auth-clients",
-                "no",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
+        let mut child = OwnRedis::server(&[
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--tls-cert-file",
+            &file("server.pem"),
+            "--tls-key-file",
+            &file("server.key"),
+            "--tls-ca-cert-file",
+            &file("ca.pem"),
+            "--tls-auth-clients",
+            "no",
+        ]);
         // Listening is enough: the certificates are loaded before the port opens.
         let deadline = Instant::now() + Duration::from_secs(10);
         while tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -570,10 +555,7 @@ async fn redis_holds_no_national_identity_number_or_debt_in_the_clear() {
             "no redis-server binary",
         );
     }
-    let port = {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port().await;
     let mut redis = OwnRedis::start(port).await;
     let url = format!("redis://127.0.0.1:{port}/0");
     let mut args = ServeArgs::default();
