@@ -16,7 +16,7 @@ use rustls::pki_types::pem::PemObject;
 use url::Url;
 
 use crate::domain::scope::ConsentScope;
-use crate::web::sealed::SessionKey;
+use crate::session::sealed::SessionKey;
 
 /// The client the embedded simulator registers, so the demo runs with nothing configured.
 pub const DEMO_CLIENT_ID: &str = "ngi-consent-demo";

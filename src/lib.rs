@@ -19,6 +19,9 @@ pub mod metrics;
 pub mod ngi;
 /// Every route path, in one place.
 pub mod paths;
+/// Where sessions live (memory or Redis), sealed at rest, with the record of used states and a
+/// typed owner for each session key.
+pub mod session;
 /// An NGI look-alike (authorization server and debt API) for the demo and the tests.
 pub mod simulator;
 /// `Application`: bind, wire the router and its layers, serve until stopped.

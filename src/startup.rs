@@ -32,7 +32,7 @@ use crate::simulator::{self, ClientRegistration, SimulatorConfig, SimulatorHandl
 use crate::web::context::page_context;
 use crate::web::ratelimit::{self, RateLimit};
 use crate::web::security::SecurityHeaders;
-use crate::web::store::SessionBackend;
+use crate::session::SessionBackend;
 use crate::web::{self, AppState, Clock};
 
 /// The largest request body accepted (the only form is the landing form).

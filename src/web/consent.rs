@@ -25,7 +25,7 @@ use crate::web::AppState;
 use crate::web::context::PageContext;
 use crate::web::pages::{LandingPage, render};
 use crate::web::ratelimit::{self, RateLimit};
-use crate::web::session::{DebtSession, FlowSession};
+use crate::session::data::{DebtSession, FlowSession};
 
 pub fn router(rate_limit: Option<&RateLimit>) -> Router<AppState> {
     let start = get(start_from_link).post(start_from_form);

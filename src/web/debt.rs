@@ -11,7 +11,7 @@ use crate::paths;
 use crate::web::AppState;
 use crate::web::context::PageContext;
 use crate::web::pages::{DebtPage, render};
-use crate::web::session::DebtSession;
+use crate::session::data::DebtSession;
 
 pub fn router() -> Router<AppState> {
     Router::new().route(paths::DEBT, get(show_debt))

@@ -8,10 +8,7 @@ pub mod health;
 pub mod landing;
 pub mod pages;
 pub mod ratelimit;
-pub mod sealed;
 pub mod security;
-pub mod session;
-pub mod store;
 
 use std::sync::Arc;
 
@@ -54,7 +51,7 @@ pub struct Shared {
     pub simulated: bool,
     /// https: cookies get `Secure` and the `__Host-` prefix.
     pub secure_cookies: bool,
-    pub sessions: store::SessionBackend,
+    pub sessions: crate::session::SessionBackend,
     /// `PUBLIC_URL`'s origin, as browsers send it in `Origin`.
     pub public_origin: String,
     pub clock: Clock,

@@ -506,10 +506,10 @@ async fn racing_callbacks_exchange_the_code_once_with_redis() {
 
 #[tokio::test]
 async fn a_state_is_claimed_once_in_either_store() {
-    use ngi_consent::web::store::SessionBackend;
+    use ngi_consent::session::SessionBackend;
     let mut stores = vec![SessionBackend::memory()];
     if redis_answers("127.0.0.1:6379").await {
-        let key = ngi_consent::web::sealed::SessionKey::from_base64(SESSION_KEY).unwrap();
+        let key = ngi_consent::session::sealed::SessionKey::from_base64(SESSION_KEY).unwrap();
         stores.push(
             SessionBackend::redis(&Url::parse(SHARED_REDIS).unwrap(), None, &key)
                 .await

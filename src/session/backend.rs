@@ -18,7 +18,7 @@ use tower_sessions_redis_store::fred::prelude::{
 use tower_sessions_redis_store::fred::types::{Builder, SetOptions};
 use url::Url;
 
-use crate::web::sealed::{SealedStore, SessionKey};
+use super::sealed::{SealedStore, SessionKey};
 
 /// Sessions kept in memory at most; past it the least recently used go first. At a few hundred
 /// bytes a session this bounds the store to a few hundred MB even under a flood the rate limit
