@@ -154,6 +154,7 @@ pub struct Texts {
     pub err_flow_expired: ErrorText,
     pub err_token_refused: ErrorText,
     pub err_consent_not_valid: ErrorText,
+    pub err_purpose_mismatch: ErrorText,
     pub err_ngi_unavailable: ErrorText,
     pub err_ngi_timeout: ErrorText,
     pub err_ngi_bad_answer: ErrorText,
@@ -279,6 +280,10 @@ pub static NB: Texts = Texts {
     err_consent_not_valid: ErrorText {
         title: "Samtykket er ikke lenger gyldig",
         body: "Norsk Gjeldsinformasjon svarte at samtykket ikke gjelder, for eksempel fordi det er brukt eller trukket tilbake. Ingen opplysninger er hentet. Start på nytt for å gi et nytt samtykke.",
+    },
+    err_purpose_mismatch: ErrorText {
+        title: "Samtykket gjaldt et annet formål",
+        body: "Norsk Gjeldsinformasjon ga samtykke til et annet formål enn det vi ba om. Vi viser derfor ikke opplysningene, og de er ikke lagret. Start på nytt.",
     },
     err_ngi_unavailable: ErrorText {
         title: "Vi får ikke kontakt med Norsk Gjeldsinformasjon",
@@ -438,6 +443,10 @@ pub static EN: Texts = Texts {
     err_consent_not_valid: ErrorText {
         title: "The consent is no longer valid",
         body: "Norsk Gjeldsinformasjon answered that the consent is not valid, for example because it was used or withdrawn. Nothing has been fetched. Start again to give a new consent.",
+    },
+    err_purpose_mismatch: ErrorText {
+        title: "The consent was for another purpose",
+        body: "Norsk Gjeldsinformasjon granted consent for another purpose than the one we asked for. So we do not show the information, and it is not kept. Please start again.",
     },
     err_ngi_unavailable: ErrorText {
         title: "We cannot reach Norsk Gjeldsinformasjon",

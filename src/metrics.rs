@@ -30,6 +30,27 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// Puts every counter and histogram on `/metrics` at 0 with each label value it can take, so a
+/// fresh instance already has the series that `rate()` and absence alerts look for (Prometheus'
+/// own advice). The callers name the label values; each is owned by the code that emits it.
+pub fn register_all(
+    callback_outcomes: impl IntoIterator<Item = &'static str>,
+    ngi_endpoints: &[&'static str],
+    ngi_error_kinds: &[&'static str],
+) {
+    metrics::counter!(FLOWS_STARTED).increment(0);
+    for outcome in callback_outcomes {
+        metrics::counter!(CALLBACKS, "outcome" => outcome).increment(0);
+    }
+    for &endpoint in ngi_endpoints {
+        // Registering the histogram is enough for the exporter to show its zero buckets.
+        let _ = metrics::histogram!(NGI_REQUEST_SECONDS, "endpoint" => endpoint);
+        for &kind in ngi_error_kinds {
+            metrics::counter!(NGI_ERRORS, "endpoint" => endpoint, "kind" => kind).increment(0);
+        }
+    }
+}
+
 pub fn flow_started() {
     metrics::counter!(FLOWS_STARTED).increment(1);
 }

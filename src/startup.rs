@@ -28,11 +28,11 @@ use crate::config::{self, NgiTarget, SessionStoreKind, Settings};
 use crate::error::{AppError, ErrorKind};
 use crate::ngi::client::{NgiClient, NgiConfig};
 use crate::paths;
+use crate::session::SessionBackend;
 use crate::simulator::{self, ClientRegistration, SimulatorConfig, SimulatorHandle};
 use crate::web::context::page_context;
 use crate::web::ratelimit::{self, RateLimit};
 use crate::web::security::SecurityHeaders;
-use crate::session::SessionBackend;
 use crate::web::{self, AppState, Clock};
 
 /// The largest request body accepted (the only form is the landing form).
@@ -139,8 +139,14 @@ impl Application {
         let rate_limit = settings
             .rate_limit_per_minute
             .and_then(|n| ratelimit::config(n, &settings.trusted_proxies));
-        // Installed before the first request so every counter is recorded.
+        // Installed before the first request so every counter is recorded, and every series
+        // shown at 0 from the start.
         let _ = crate::metrics::handle();
+        crate::metrics::register_all(
+            web::consent::callback_outcomes(),
+            crate::ngi::client::Endpoint::LABELS,
+            crate::ngi::client::NgiError::KINDS,
+        );
 
         let state = AppState::new(web::Shared {
             ngi: std::sync::Arc::new(ngi),

@@ -212,3 +212,62 @@ async fn a_flows_start_and_outcome_share_a_flow_id_that_is_not_the_state() {
     });
     assert!(outcome, "the outcome line is missing");
 }
+
+/// NGI's error codes are 4xx pages, but `invalid_scopes` (our own request was wrong) is still an
+/// error-level line, which is how operators learn of it; a person's own refusal is not.
+#[tokio::test]
+async fn a_refused_scope_is_logged_at_error_level_though_the_page_is_a_4xx() {
+    captured();
+    let app = spawn_app().await;
+    let mut level_of = vec![];
+    for code in ["invalid_scopes", "server_error"] {
+        let state = query(&app.start().await)["state"].clone();
+        let response = app
+            .get_url(callback_with(&app, &[("error", code), ("state", &state)]))
+            .await;
+        assert_eq!(response.status(), 400, "{code}");
+        let request_id = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let line = lines()
+            .into_iter()
+            .find(|l| {
+                span_field(l, "request_id").is_some_and(|v| v == request_id.as_str())
+                    && l["error.kind"].is_string()
+            })
+            .unwrap_or_else(|| panic!("no outcome line for {code}"));
+        level_of.push(line["level"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(level_of, ["ERROR", "INFO"]);
+}
+
+/// The outcome line names the cause chain: the refusal and why.
+#[tokio::test]
+async fn an_outcome_line_carries_its_cause() {
+    captured();
+    let app = spawn_app().await;
+    let response = app
+        .get_url(callback_with(
+            &app,
+            &[("code", "c"), ("state", "never-issued")],
+        ))
+        .await;
+    assert_eq!(response.status(), 400);
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let cause = lines()
+        .into_iter()
+        .find_map(|l| {
+            (span_field(&l, "request_id").is_some_and(|v| v == request_id.as_str())
+                && l["error.kind"] == "flow_unknown")
+                .then(|| l["error.cause"].as_str().unwrap_or("").to_owned())
+        })
+        .expect("no outcome line");
+    assert_eq!(
+        cause,
+        "callback refused: no pending flow with that state in this session"
+    );
+}

@@ -42,6 +42,18 @@ impl Purpose {
         Purpose::ALL.into_iter().find(|p| p.base_scope() == scope)
     }
 
+    /// The purpose of a granted scope as NGI writes it: a base scope, with or without a `.N`
+    /// duration suffix (whatever N: the duration is NGI's to state, not ours to check).
+    pub fn from_granted_scope(scope: &str) -> Option<Purpose> {
+        let base = match scope.rsplit_once('.') {
+            Some((base, days)) if !days.is_empty() && days.bytes().all(|b| b.is_ascii_digit()) => {
+                base
+            }
+            _ => scope,
+        };
+        Purpose::from_base_scope(base)
+    }
+
     /// A stable key for the web layer to look up the purpose's label in the person's language.
     pub const fn label_key(self) -> &'static str {
         match self {

@@ -8,8 +8,9 @@ use oauth2::{AuthorizationCode, CsrfToken};
 use serde::Deserialize;
 
 /// The query string exactly as it arrives; every field optional so that a missing one is our
-/// decision, not a generic extractor rejection.
-#[derive(Debug, Default, Deserialize)]
+/// decision, not a generic extractor rejection. `Debug` is written by hand: the code and the
+/// state are secrets, so it says only which fields came.
+#[derive(Default, Deserialize)]
 pub struct CallbackQuery {
     pub code: Option<String>,
     pub state: Option<String>,
@@ -17,6 +18,23 @@ pub struct CallbackQuery {
     pub error_description: Option<String>,
     pub scope: Option<String>,
     pub iss: Option<String>,
+}
+
+impl std::fmt::Debug for CallbackQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let came = |v: &Option<String>| if v.is_some() { "[present]" } else { "[absent]" };
+        f.debug_struct("CallbackQuery")
+            .field("code", &came(&self.code))
+            .field("state", &came(&self.state))
+            .field(
+                "error",
+                &NgiErrorCode::parse(self.error.as_deref().unwrap_or("")).as_str(),
+            )
+            .field("error_description", &came(&self.error_description))
+            .field("scope", &came(&self.scope))
+            .field("iss", &came(&self.iss))
+            .finish()
+    }
 }
 
 /// The error codes NGI documents for its authorization endpoint, and room for any other.
@@ -181,6 +199,23 @@ mod tests {
             Callback::parse(query(&[("state", "s")])).unwrap_err(),
             CallbackError::NoOutcome
         );
+    }
+
+    #[test]
+    fn debug_output_of_a_callback_shows_no_code_or_state() {
+        let q = query(&[
+            ("code", "secret-code-value"),
+            ("state", "secret-state-value"),
+            ("error_description", "secret-description"),
+        ]);
+        for shown in [format!("{q:?}"), format!("{q:#?}")] {
+            assert!(!shown.contains("secret"), "{shown}");
+            assert!(shown.contains("code"));
+        }
+        let cb = Callback::parse(q).unwrap();
+        for shown in [format!("{cb:?}"), format!("{cb:#?}")] {
+            assert!(!shown.contains("secret-code-value") && !shown.contains("secret-state-value"));
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod callback;
 pub mod pending;
+pub mod receive;
 
 use jiff::Timestamp;
 use oauth2::AuthorizationCode;
@@ -10,6 +11,7 @@ use url::Url;
 
 use crate::domain::debt::DebtSummary;
 use crate::domain::nin::Nin;
+use crate::domain::scope::Purpose;
 use crate::ngi::client::{NgiClient, NgiError};
 use pending::{PendingAuthorization, new_state};
 
@@ -32,6 +34,9 @@ pub enum CompleteError {
     /// The applicant named a national identity number and NGI's `ssn` is another one.
     #[error("the debt information is about another person")]
     PersonMismatch,
+    /// NGI's token answer or debt answer names another purpose than the one asked for.
+    #[error("NGI's {answer} is for another purpose than the one asked for")]
+    PurposeMismatch { answer: &'static str },
 }
 
 /// Completes a granted flow whose state has already been taken and checked: exchanges the code
@@ -44,10 +49,74 @@ pub async fn complete(
     trace_id: &str,
 ) -> Result<DebtSummary, CompleteError> {
     let (_state, verifier, expected_nin) = pending.into_parts();
-    let token = ngi.exchange_code(code, verifier, trace_id).await?;
-    let summary = ngi.fetch_debt(&token, trace_id).await?;
+    let asked = ngi.scope().purpose();
+    let grant = ngi.exchange_code(code, verifier, trace_id).await?;
+    if !granted_as_asked(asked, grant.scopes.as_deref()) {
+        return Err(CompleteError::PurposeMismatch {
+            answer: "token answer",
+        });
+    }
+    let summary = ngi.fetch_debt(&grant.access_token, trace_id).await?;
+    if summary
+        .consent
+        .as_ref()
+        .and_then(|c| c.purpose)
+        .is_some_and(|p| p != asked)
+    {
+        return Err(CompleteError::PurposeMismatch {
+            answer: "debt answer",
+        });
+    }
     match expected_nin {
         Some(expected) if expected != summary.ssn => Err(CompleteError::PersonMismatch),
         _ => Ok(summary),
+    }
+}
+
+/// Whether the token answer's scope grants the purpose asked for and no other. A `scope` left out
+/// means the one asked for (RFC 6749 §5.1); one without any debt scope grants nothing we asked.
+fn granted_as_asked(asked: Purpose, scopes: Option<&[String]>) -> bool {
+    let Some(scopes) = scopes else {
+        return true;
+    };
+    let mut purposes = scopes.iter().filter_map(|s| Purpose::from_granted_scope(s));
+    let mut any = false;
+    let all_asked = purposes.all(|p| {
+        any = true;
+        p == asked
+    });
+    any && all_asked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scopes(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_purpose_granted_must_be_the_purpose_asked_for() {
+        let asked = Purpose::Presentation;
+        assert!(granted_as_asked(asked, None));
+        for ok in [
+            &["debt.unsecured.presentation"][..],
+            &["debt.unsecured.presentation.30", "openid"],
+        ] {
+            assert!(granted_as_asked(asked, Some(&scopes(ok))), "{ok:?}");
+        }
+        for refused in [
+            &["debt.unsecured.processing"][..],
+            &["debt.unsecured.processing.28"],
+            &["debt.unsecured.presentation", "debt.unsecured.processing"],
+            &["openid"],
+            &[],
+        ] {
+            assert!(
+                !granted_as_asked(asked, Some(&scopes(refused))),
+                "{refused:?}"
+            );
+        }
     }
 }

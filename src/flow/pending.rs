@@ -45,6 +45,11 @@ impl PendingAuthorization {
         now.duration_since(self.created_at) >= FLOW_LIFETIME
     }
 
+    /// The state this flow was sent to NGI with.
+    pub fn state(&self) -> &CsrfToken {
+        &self.state
+    }
+
     pub fn flow_id(&self) -> String {
         flow_id(&self.state)
     }
@@ -118,10 +123,15 @@ pub struct CompletedFlows {
 
 impl CompletedFlows {
     pub fn record(&mut self, state: &CsrfToken) {
+        self.record_digest(digest(state));
+    }
+
+    /// Records a completed flow by its state's digest (see [`digest`]).
+    pub fn record_digest(&mut self, state_digest: String) {
         while self.digests.len() >= MAX_COMPLETED_PER_SESSION {
             self.digests.remove(0);
         }
-        self.digests.push(digest(state));
+        self.digests.push(state_digest);
     }
 
     pub fn contains(&self, state: &CsrfToken) -> bool {

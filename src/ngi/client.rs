@@ -34,6 +34,9 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// Every endpoint's label, for the metrics.
+    pub const LABELS: &'static [&'static str] = &["token", "debt", "discovery"];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Endpoint::Token => "token",
@@ -72,6 +75,16 @@ pub enum NgiError {
 }
 
 impl NgiError {
+    /// Every label `kind` can give, for the metrics.
+    pub const KINDS: &'static [&'static str] = &[
+        "token_refused",
+        "consent_not_valid",
+        "status",
+        "timeout",
+        "unreachable",
+        "bad_answer",
+    ];
+
     /// A short label for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -129,6 +142,14 @@ pub struct NgiConfig {
     pub issuer: Option<String>,
     pub timeout: Duration,
     pub connect_timeout: Duration,
+}
+
+/// What the token endpoint granted: the access token (used once, then dropped) and the scope
+/// NGI says it granted (`None` when it left `scope` out: then it is the one asked for, RFC 6749
+/// §5.1).
+pub struct Grant {
+    pub access_token: AccessToken,
+    pub scopes: Option<Vec<String>>,
 }
 
 /// A started flow: where to send the browser, and what to keep server-side.
@@ -205,6 +226,11 @@ impl NgiClient {
         })
     }
 
+    /// The scope every flow asks for.
+    pub fn scope(&self) -> ConsentScope {
+        self.scope
+    }
+
     /// A fresh authorization request: `state` from `new_state`, PKCE S256 when enabled.
     pub fn authorize(&self, new_state: impl FnOnce() -> CsrfToken) -> Authorization {
         let mut request = self.oauth.authorize_url(new_state);
@@ -233,7 +259,7 @@ impl NgiClient {
         code: AuthorizationCode,
         pkce_verifier: Option<PkceCodeVerifier>,
         trace_id: &str,
-    ) -> Result<AccessToken, NgiError> {
+    ) -> Result<Grant, NgiError> {
         measured(
             Endpoint::Token,
             self.exchange_once(code, pkce_verifier, trace_id),
@@ -246,7 +272,7 @@ impl NgiClient {
         code: AuthorizationCode,
         pkce_verifier: Option<PkceCodeVerifier>,
         trace_id: &str,
-    ) -> Result<AccessToken, NgiError> {
+    ) -> Result<Grant, NgiError> {
         // The hook owns what it uses: oauth2 asks for a client that outlives the borrow.
         let http = self.http.clone();
         let trace_id = trace_id.to_owned();
@@ -264,7 +290,12 @@ impl NgiClient {
             exchange = exchange.set_pkce_verifier(verifier);
         }
         match exchange.request_async(&send).await {
-            Ok(answer) => Ok(answer.access_token().clone()),
+            Ok(answer) => Ok(Grant {
+                access_token: answer.access_token().clone(),
+                scopes: answer
+                    .scopes()
+                    .map(|scopes| scopes.iter().map(|s| s.to_string()).collect()),
+            }),
             Err(RequestTokenError::ServerResponse(e)) => Err(NgiError::TokenRefused {
                 code: e.error().to_string(),
             }),
@@ -496,6 +527,37 @@ fn is_loopback(url: &Url) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_endpoint_and_error_kind_label_is_listed_for_the_metrics() {
+        for endpoint in [Endpoint::Token, Endpoint::Debt, Endpoint::Discovery] {
+            assert!(Endpoint::LABELS.contains(&endpoint.as_str()));
+        }
+        let endpoint = Endpoint::Debt;
+        let errors = [
+            NgiError::TokenRefused { code: "x".into() },
+            NgiError::ConsentNotValid {
+                error: "x".into(),
+                trace_id: None,
+            },
+            NgiError::Status {
+                endpoint,
+                status: 500,
+                trace_id: None,
+            },
+            NgiError::Timeout { endpoint },
+            NgiError::Unreachable {
+                endpoint,
+                detail: "x".into(),
+            },
+            NgiError::BadAnswer {
+                endpoint,
+                detail: "x".into(),
+            },
+        ];
+        let kinds: Vec<_> = errors.iter().map(NgiError::kind).collect();
+        assert_eq!(kinds, NgiError::KINDS);
+    }
+
     use super::*;
 
     fn client(pkce: bool, scope: &str) -> NgiClient {

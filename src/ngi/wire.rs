@@ -295,14 +295,9 @@ fn consent_info(consent: ConsentMetadata) -> Result<domain::ConsentInfo, DebtInf
     })
 }
 
-/// The spec lists the bare scopes; a `.N` duration suffix is tolerated too (whatever N: the
-/// duration is NGI's to state here, not ours to check).
+/// The spec lists the bare scopes; a `.N` duration suffix is tolerated too.
 fn consent_purpose(scope: &str) -> Result<Purpose, DebtInformationError> {
-    let base = match scope.rsplit_once('.') {
-        Some((base, days)) if !days.is_empty() && days.bytes().all(|b| b.is_ascii_digit()) => base,
-        _ => scope,
-    };
-    Purpose::from_base_scope(base)
+    Purpose::from_granted_scope(scope)
         .ok_or_else(|| DebtInformationError::UnknownConsentScope(scope.to_owned()))
 }
 

@@ -3,6 +3,7 @@
 //! owner for each key a session holds. `web` reads and writes sessions only through this module.
 
 pub mod backend;
+mod claims;
 pub mod data;
 pub mod sealed;
 

@@ -1,8 +1,7 @@
 //! Starting a consent flow (`/consent/start`) and NGI's redirect back (`/v1/callback`).
 //!
-//! The callback checks, in this order: `iss` if present, then the state (taken out of the session
-//! and claimed in the session store before anything else happens, so it is single-use across
-//! instances even if what follows fails), then `error`, and only then exchanges the code. It
+//! The callback's checks and their order are `flow::receive`'s; this handler loads what they
+//! need, calls them, completes a granted flow, rotates the session id, saves and answers. It
 //! never renders the debt itself: it answers 303 to `/debt`, so reload and Back never send the
 //! code again.
 
@@ -17,15 +16,17 @@ use tower_sessions::Session;
 
 use crate::domain::nin::Nin;
 use crate::error::{AppError, ErrorKind};
-use crate::flow;
-use crate::flow::callback::{Callback, CallbackQuery, Outcome};
-use crate::flow::pending::{self, TakeError};
+use crate::flow::callback::{Callback, CallbackQuery};
+use crate::flow::pending;
+use crate::flow::receive::{Refusal, SessionFlows, Verdict};
+use crate::flow::{self, CompleteError};
+use crate::ngi::client::NgiError;
 use crate::paths;
+use crate::session::data::{DebtSession, FlowSession};
 use crate::web::AppState;
 use crate::web::context::PageContext;
 use crate::web::pages::{LandingPage, render};
 use crate::web::ratelimit::{self, RateLimit};
-use crate::session::data::{DebtSession, FlowSession};
 
 pub fn router(rate_limit: Option<&RateLimit>) -> Router<AppState> {
     let start = get(start_from_link).post(start_from_form);
@@ -80,7 +81,11 @@ async fn start_from_form(
         typed => match Nin::parse(typed) {
             Ok(nin) => Some(nin),
             Err(_) => {
-                let page = render(&LandingPage::new(&ctx, &app.scope, true))?;
+                let page = render(&LandingPage::new(
+                    ctx.chrome(paths::LANDING),
+                    &app.scope,
+                    true,
+                ))?;
                 return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
             }
         },
@@ -115,12 +120,64 @@ async fn start(
     Ok(Redirect::to(authorize_url.as_str()).into_response())
 }
 
+/// Every outcome label the callback counter can carry: success, a replay, each refusal of the
+/// flow's rules, and each error that can follow a grant (ours or NGI's).
+pub fn callback_outcomes() -> impl Iterator<Item = &'static str> {
+    const AFTER_A_GRANT: &[ErrorKind] = &[
+        ErrorKind::BadRequest,
+        ErrorKind::TokenRefused,
+        ErrorKind::ConsentNotValid,
+        ErrorKind::PurposeMismatch,
+        ErrorKind::PersonMismatch,
+        ErrorKind::NgiUnavailable,
+        ErrorKind::NgiTimeout,
+        ErrorKind::NgiBadAnswer,
+        ErrorKind::Unavailable,
+        ErrorKind::Internal,
+    ];
+    ["success", "replayed"]
+        .into_iter()
+        .chain(Refusal::LABELS.iter().copied())
+        .chain(AFTER_A_GRANT.iter().map(|k| k.as_str()))
+}
+
 /// How a callback that did not fail ended.
 enum Completed {
     /// The flow completed now.
     Now,
     /// Back or reload onto a flow completed before.
     Before,
+}
+
+/// How a callback failed: refused by the flow's rules (each with its own metric label), or an
+/// error on the way (ours or NGI's).
+enum Failed {
+    Refused(Refusal),
+    Error(AppError),
+}
+
+impl From<Refusal> for Failed {
+    fn from(refusal: Refusal) -> Self {
+        Failed::Refused(refusal)
+    }
+}
+
+impl From<AppError> for Failed {
+    fn from(e: AppError) -> Self {
+        Failed::Error(e)
+    }
+}
+
+impl From<NgiError> for Failed {
+    fn from(e: NgiError) -> Self {
+        Failed::Error(e.into())
+    }
+}
+
+impl From<CompleteError> for Failed {
+    fn from(e: CompleteError) -> Self {
+        Failed::Error(e.into())
+    }
 }
 
 async fn callback(
@@ -133,137 +190,87 @@ async fn callback(
     let outcome = match &result {
         Ok(Completed::Now) => "success",
         Ok(Completed::Before) => "replayed",
-        Err(e) => e.kind.as_str(),
+        Err(Failed::Refused(refusal)) => refusal.metric_label(),
+        Err(Failed::Error(e)) => e.kind.as_str(),
     };
     crate::metrics::callback(outcome);
-    result.map(|_| Redirect::to(paths::DEBT).into_response())
+    match result {
+        Ok(_) => Ok(Redirect::to(paths::DEBT).into_response()),
+        Err(Failed::Refused(refusal)) => Err(refusal.into()),
+        Err(Failed::Error(e)) => Err(e),
+    }
 }
 
+/// Loads what the flow's rules need, applies them, and on a grant completes the flow: exchange,
+/// fetch, a new session id (the session now holds personal data), the result kept.
 async fn handle_callback(
     app: &AppState,
     ctx: &PageContext,
     session: &Session,
     query: Result<Query<CallbackQuery>, QueryRejection>,
-) -> Result<Completed, AppError> {
+) -> Result<Completed, Failed> {
     // The rejection's text is not logged: it could quote the query, which holds the code.
     let Query(query) = query
         .map_err(|_| AppError::with_cause(ErrorKind::BadRequest, "malformed callback query"))?;
-    let callback = Callback::parse(query).map_err(|e| {
-        AppError::with_cause(
-            ErrorKind::FlowUnknown,
-            format!("flow.outcome=state_invalid: {e}"),
-        )
-    })?;
-
+    let callback = Callback::parse(query).map_err(Refusal::from)?;
     ctx.record_flow(&pending::flow_id(&callback.state));
 
-    // 1. The issuer (RFC 9207): when the callback names one it must be NGI's, and when NGI
-    //    promised to name itself, a callback that does not is refused. The rule is pinned, or
-    //    read from discovery once and kept: after the first callback this asks nobody.
-    let rule = app.ngi.issuer_rule(&ctx.request_id).await?;
-    let refused = match &callback.iss {
-        Some(iss) => *iss != rule.issuer,
-        None => rule.required,
-    };
-    if refused {
-        return Err(AppError::with_cause(
-            ErrorKind::FlowUnknown,
-            "flow.outcome=issuer_mismatch: the callback's iss is not NGI's issuer",
-        ));
-    }
-
-    // 2. The state: taken out of this session's pending flows, and then claimed in the store
-    //    (below), which is what makes it single-use: a claimed state is refused for as long as
-    //    a flow could live, whether or not this request's session is ever saved.
+    let issuer = app.ngi.issuer_rule(&ctx.request_id).await?;
     let now = app.now();
     let flows = FlowSession(session);
     let mut pending_flows = flows.pending().await.map_err(AppError::session)?;
-    let taken = pending_flows.take(&callback.state, now);
-    if !matches!(taken, Err(TakeError::Unknown)) {
+    let pending_before = pending_flows.len();
+    let completed = flows.completed().await.map_err(AppError::session)?;
+    let result_shown = DebtSession(session)
+        .has_current(now)
+        .await
+        .map_err(AppError::session)?;
+    let verdict = flow::receive::receive(
+        callback,
+        SessionFlows {
+            pending: &mut pending_flows,
+            completed: &completed,
+            result_shown,
+        },
+        &app.sessions,
+        issuer,
+        now,
+    )
+    .await
+    .map_err(|e| {
+        AppError::caused_by(
+            ErrorKind::Unavailable,
+            "session store: claiming the state",
+            e,
+        )
+    })?;
+    if pending_flows.len() != pending_before {
         flows
             .set_pending(&pending_flows)
             .await
             .map_err(AppError::session)?;
     }
-    let pending = match taken {
-        Ok(pending) => pending,
-        Err(TakeError::Expired) => {
-            return Err(AppError::with_cause(
-                ErrorKind::FlowExpired,
-                "flow.outcome=expired",
-            ));
-        }
-        Err(TakeError::Unknown) => return replayed_or_unknown(session, &callback, app).await,
+    let (code, pending) = match verdict {
+        Verdict::Granted { code, pending } => (code, pending),
+        Verdict::Revisited => return Ok(Completed::Before),
+        Verdict::Refused(refusal) => return Err(refusal.into()),
     };
 
-    // Only one request may go on with this state, whatever raced it to the session.
-    let first = app
-        .sessions
-        .claim_state(&pending::digest(&callback.state))
-        .await
-        .map_err(|e| AppError::with_cause(ErrorKind::Unavailable, format!("session store: {e}")))?;
-    if !first {
-        return Err(AppError::with_cause(
-            ErrorKind::FlowUnknown,
-            "flow.outcome=state_invalid: the state was already used by another request",
-        ));
-    }
-
-    // 3. NGI's answer: an error is a page of its own.
-    let code = match callback.outcome {
-        Outcome::Granted(code) => code,
-        Outcome::Refused(error) => {
-            let kind = ErrorKind::from(&error);
-            return Err(AppError::with_cause(
-                kind,
-                format!(
-                    "flow.outcome={}: NGI redirected back with an error",
-                    error.as_str()
-                ),
-            ));
-        }
-    };
-
-    // 4. Exchange once, fetch once; the token is dropped when `complete` returns.
+    // Exchange once, fetch once; the token is dropped when `complete` returns.
+    let state_digest = pending::digest(pending.state());
     let summary = flow::complete(&app.ngi, pending, code, &ctx.request_id).await?;
 
-    // 5. A new session id now that the session holds personal data (fixation), then the result.
     session.cycle_id().await.map_err(AppError::session)?;
     DebtSession(session)
         .store(summary, now)
         .await
         .map_err(AppError::session)?;
-    let mut completed = flows.completed().await.map_err(AppError::session)?;
-    completed.record(&callback.state);
+    let mut completed = completed;
+    completed.record_digest(state_digest);
     flows
         .set_completed(&completed)
         .await
         .map_err(AppError::session)?;
     tracing::info!(flow.outcome = "success", "consent flow completed");
     Ok(Completed::Now)
-}
-
-/// A state this session has no pending flow for: Back or reload onto a completed callback leads
-/// to the result still shown; anything else is a flow we do not know.
-async fn replayed_or_unknown(
-    session: &Session,
-    callback: &Callback,
-    app: &AppState,
-) -> Result<Completed, AppError> {
-    let completed = FlowSession(session)
-        .completed()
-        .await
-        .map_err(AppError::session)?;
-    if completed.contains(&callback.state)
-        && DebtSession(session)
-            .has_current(app.now())
-            .await
-            .map_err(AppError::session)?
-    {
-        return Ok(Completed::Before);
-    }
-    Err(AppError::with_cause(
-        ErrorKind::FlowUnknown,
-        "flow.outcome=state_invalid: no pending flow with that state in this session",
-    ))
 }

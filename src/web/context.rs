@@ -14,6 +14,7 @@ use tower_sessions::cookie::{Cookie, SameSite};
 
 use crate::error::{AppError, ErrorKind};
 use crate::i18n::Lang;
+use crate::paths;
 use crate::web::AppState;
 use crate::web::pages::{Chrome, ErrorPage, render};
 
@@ -184,27 +185,27 @@ fn render_errors(ctx: &PageContext, response: Response) -> Response {
         return response;
     };
     let status = error.kind.status();
-    let cause = error.cause.as_deref().unwrap_or("");
-    if status.is_server_error() {
+    let cause = error.cause_chain();
+    if error.kind.alerts() {
         tracing::error!(
             error.kind = error.kind.as_str(),
-            error.cause = cause,
+            error.cause = %cause,
             status = status.as_u16(),
             "request failed"
         );
     } else {
         tracing::info!(
             error.kind = error.kind.as_str(),
-            error.cause = cause,
+            error.cause = %cause,
             status = status.as_u16(),
             "request refused"
         );
     }
-    let page = ErrorPage::new(ctx, error.kind);
+    let page = ErrorPage::new(ctx.chrome(paths::LANDING), error.kind);
     let mut rendered = match render(&page) {
         Ok(html) => (status, html).into_response(),
         Err(e) => {
-            tracing::error!(error.cause = ?e.cause, "the error page did not render");
+            tracing::error!(error.cause = %e.cause_chain(), "the error page did not render");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 [(

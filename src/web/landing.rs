@@ -17,5 +17,9 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn landing(State(app): State<AppState>, ctx: PageContext) -> Result<Html<String>, AppError> {
-    render(&LandingPage::new(&ctx, &app.scope, false))
+    render(&LandingPage::new(
+        ctx.chrome(paths::LANDING),
+        &app.scope,
+        false,
+    ))
 }

@@ -13,7 +13,6 @@ use crate::domain::time;
 use crate::error::{AppError, ErrorKind};
 use crate::i18n::{Lang, Texts};
 use crate::paths;
-use crate::web::context::PageContext;
 
 /// What every page shares: language, texts, the language switch, the demo banner, request id.
 pub struct Chrome {
@@ -43,7 +42,7 @@ impl Chrome {
 pub fn render<T: Template>(page: &T) -> Result<Html<String>, AppError> {
     page.render()
         .map(Html)
-        .map_err(|e| AppError::with_cause(ErrorKind::Internal, format!("template: {e}")))
+        .map_err(|e| AppError::caused_by(ErrorKind::Internal, "template", e))
 }
 
 /// `GET /`: the loan-application step that asks for consent.
@@ -58,8 +57,8 @@ pub struct LandingPage {
 }
 
 impl LandingPage {
-    pub fn new(ctx: &PageContext, scope: &ConsentScope, nin_invalid: bool) -> Self {
-        let chrome = ctx.chrome(paths::LANDING);
+    /// `chrome`: the page context's, for [`paths::LANDING`].
+    pub fn new(chrome: Chrome, scope: &ConsentScope, nin_invalid: bool) -> Self {
         let purpose_text = purpose_text(chrome.t, scope.purpose());
         Self {
             chrome,
@@ -90,8 +89,8 @@ pub struct ErrorPage {
 }
 
 impl ErrorPage {
-    pub fn new(ctx: &PageContext, kind: ErrorKind) -> Self {
-        let chrome = ctx.chrome(paths::LANDING);
+    /// `chrome`: the page context's; its language switch leads to [`paths::LANDING`].
+    pub fn new(chrome: Chrome, kind: ErrorKind) -> Self {
         let text = kind.text(chrome.t);
         let action_label = if kind.offers_restart() {
             chrome.t.action_start_again
@@ -147,8 +146,8 @@ pub struct ConsentView {
 }
 
 impl DebtPage {
-    pub fn new(ctx: &PageContext, debt: &DebtSummary) -> Self {
-        let chrome = ctx.chrome(paths::DEBT);
+    /// `chrome`: the page context's, for [`paths::DEBT`].
+    pub fn new(chrome: Chrome, debt: &DebtSummary) -> Self {
         let t = chrome.t;
         let money = |v: Option<Nok>| v.map_or_else(|| t.not_reported.to_owned(), |n| n.to_string());
         let rate = |v: Option<Rate>| v.map_or_else(|| t.not_reported.to_owned(), |r| r.to_string());

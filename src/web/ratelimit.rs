@@ -123,8 +123,7 @@ pub fn layer(config: &RateLimit) -> GovernorLayer<ClientIp, NoOpMiddleware, Body
             }
             response
         }
-        other => AppError::with_cause(ErrorKind::Internal, format!("rate limit: {other}"))
-            .into_response(),
+        other => AppError::caused_by(ErrorKind::Internal, "rate limit", other).into_response(),
     })
 }
 

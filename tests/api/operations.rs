@@ -178,3 +178,69 @@ async fn metrics_count_upstream_errors_by_kind() {
     let outcome = "ngi_consent_callbacks_total{outcome=\"ngi_bad_answer\"}";
     assert!(sample(&after, outcome) - sample(&before, outcome) >= 1.0);
 }
+
+/// A fresh process (the metrics recorder is process-wide, so not this test binary): every
+/// counter and histogram is on `/metrics` at 0 before the first flow, with its label values.
+#[tokio::test]
+async fn a_fresh_instance_shows_every_series_at_zero() {
+    let port = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ngi-consent"))
+        .env_clear()
+        .env("APP_BIND", format!("127.0.0.1:{port}"))
+        .env("SIMULATOR_BIND", "127.0.0.1:0")
+        .env("LOG_FORMAT", "json")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let mut metrics = None;
+    for _ in 0..100 {
+        if let Ok(response) = reqwest::get(&url).await
+            && response.status().is_success()
+        {
+            metrics = Some(response.text().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    child.kill().await.unwrap();
+    let metrics = metrics.expect("the site did not answer /metrics");
+
+    let at_zero = |series: &str| {
+        let line = metrics
+            .lines()
+            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+            .unwrap_or_else(|| panic!("{series} is missing\n{metrics}"));
+        assert_eq!(line.rsplit(' ').next(), Some("0"), "{line}");
+    };
+    at_zero("ngi_consent_flows_started_total");
+    for outcome in [
+        "success",
+        "replayed",
+        "state_unknown",
+        "state_expired",
+        "consent_denied",
+        "invalid_scopes",
+        "ngi_server_error",
+        "token_refused",
+        "purpose_mismatch",
+        "ngi_unavailable",
+    ] {
+        at_zero(&format!(
+            "ngi_consent_callbacks_total{{outcome=\"{outcome}\"}}"
+        ));
+    }
+    for endpoint in ["token", "debt", "discovery"] {
+        at_zero(&format!(
+            "ngi_consent_ngi_request_duration_seconds_count{{endpoint=\"{endpoint}\"}}"
+        ));
+        at_zero(&format!(
+            "ngi_consent_ngi_errors_total{{endpoint=\"{endpoint}\",kind=\"timeout\"}}"
+        ));
+    }
+}

@@ -476,7 +476,8 @@ async fn racing_callbacks_exchange_the_code_once(options: Options) {
     assert!(
         statuses
             .iter()
-            .all(|s| *s == StatusCode::SEE_OTHER || *s == StatusCode::BAD_REQUEST)
+            .all(|s| *s == StatusCode::SEE_OTHER || *s == StatusCode::BAD_REQUEST),
+        "statuses: {statuses:?}"
     );
 }
 

@@ -162,3 +162,76 @@ async fn a_single_use_consent_is_not_fetched_twice_when_the_first_answer_is_lost
     assert_eq!(app.sim.debt_requests(), 1, "the debt fetch was retried");
     assert_eq!(app.sim.token_requests(), 1);
 }
+
+/// The purpose asked for is the purpose granted: a token answer whose scope is another purpose
+/// is not used to fetch anything, and the page says why.
+#[tokio::test]
+async fn a_token_granted_for_another_purpose_is_not_used() {
+    let other_purpose = Fault::Respond {
+        status: 200,
+        content_type: "application/json".into(),
+        body: r#"{"access_token":"t0ken","token_type":"bearer","expires_in":300,"scope":"debt.unsecured.processing.28"}"#.into(),
+    };
+    let (app, response) = callback_under_fault(Endpoint::Token, other_purpose).await;
+    expect_page(
+        response,
+        StatusCode::BAD_GATEWAY,
+        "Samtykket gjaldt et annet formål",
+    )
+    .await;
+    assert_eq!(app.sim.debt_requests(), 0);
+    assert_eq!(app.get("/debt").await.status(), StatusCode::NOT_FOUND);
+}
+
+/// The debt answer's own `consent.scope` is checked too: data fetched under another purpose is
+/// not shown, and not kept.
+#[tokio::test]
+async fn debt_fetched_under_another_purpose_is_not_shown() {
+    let mut debt: serde_json::Value = serde_json::from_str(include_str!(
+        "../../src/simulator/fixtures/14842249091.json"
+    ))
+    .unwrap();
+    debt["ssn"] = PERSON_1.into();
+    debt["consent"] = serde_json::json!({
+        "id": "c0nsent",
+        "exp": 4_102_444_800_i64,
+        "scope": "debt.unsecured.processing",
+    });
+    let other_purpose = Fault::Respond {
+        status: 200,
+        content_type: "application/json".into(),
+        body: debt.to_string(),
+    };
+    let (app, response) = callback_under_fault(Endpoint::Debt, other_purpose).await;
+    expect_page(
+        response,
+        StatusCode::BAD_GATEWAY,
+        "Samtykket gjaldt et annet formål",
+    )
+    .await;
+    assert_eq!(app.get("/debt").await.status(), StatusCode::NOT_FOUND);
+}
+
+/// The same answer under the purpose asked for is shown: the check above refuses only the
+/// mismatch.
+#[tokio::test]
+async fn debt_fetched_under_the_purpose_asked_for_is_shown() {
+    let mut debt: serde_json::Value = serde_json::from_str(include_str!(
+        "../../src/simulator/fixtures/14842249091.json"
+    ))
+    .unwrap();
+    debt["ssn"] = PERSON_1.into();
+    debt["consent"] = serde_json::json!({
+        "id": "c0nsent",
+        "exp": 4_102_444_800_i64,
+        "scope": "debt.unsecured.presentation.30",
+    });
+    let same_purpose = Fault::Respond {
+        status: 200,
+        content_type: "application/json".into(),
+        body: debt.to_string(),
+    };
+    let (app, response) = callback_under_fault(Endpoint::Debt, same_purpose).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/debt").await.status(), StatusCode::OK);
+}
