@@ -177,251 +177,178 @@ mod tests {
         }
     }
 
-    impl Claims {
-        fn asked(&self) -> usize {
-            self.used.lock().map(|u| u.len()).unwrap_or(0)
-        }
-    }
-
     const ISSUER: &str = "https://access.example.no/";
 
     fn at(seconds: i64) -> Timestamp {
         Timestamp::from_second(1_800_000_000 + seconds).unwrap()
     }
 
-    fn rule(required: bool) -> IssuerRule {
-        IssuerRule {
-            issuer: ISSUER.into(),
-            required,
-        }
-    }
-
-    fn callback(pairs: &[(&str, &str)]) -> Callback {
-        let encoded = serde_urlencoded::to_string(pairs).unwrap();
-        let query: CallbackQuery = serde_urlencoded::from_str(&encoded).unwrap();
-        Callback::parse(query).unwrap()
-    }
-
-    fn pending_with(state: &str, created: Timestamp) -> PendingFlows {
-        let mut flows = PendingFlows::default();
-        flows.push(
-            PendingAuthorization::new(CsrfToken::new(state.into()), None, created, None),
-            created,
-        );
-        flows
-    }
-
-    async fn run(
-        cb: Callback,
-        pending: &mut PendingFlows,
-        completed: &CompletedFlows,
+    /// One session with a flow pending under state `s` since `at(0)`, NGI's issuer rule, and a
+    /// claim set shared by whatever requests the test sends.
+    struct Session {
+        pending: PendingFlows,
+        completed: CompletedFlows,
         result_shown: bool,
-        claims: &Claims,
-        issuer: &IssuerRule,
-        now: Timestamp,
-    ) -> Result<Verdict, Down> {
-        let flows = SessionFlows {
-            pending,
-            completed,
-            result_shown,
-        };
-        receive(cb, flows, claims, issuer, now).await
+        issuer: IssuerRule,
     }
 
-    fn refusal(verdict: Verdict) -> Refusal {
-        match verdict {
-            Verdict::Refused(r) => r,
-            other => panic!("expected a refusal, got {other:?}"),
+    impl Session {
+        fn new() -> Self {
+            let mut pending = PendingFlows::default();
+            pending.push(
+                PendingAuthorization::new(CsrfToken::new("s".into()), None, at(0), None),
+                at(0),
+            );
+            Self {
+                pending,
+                completed: CompletedFlows::default(),
+                result_shown: false,
+                issuer: IssuerRule {
+                    issuer: ISSUER.into(),
+                    required: false,
+                },
+            }
+        }
+
+        async fn callback(
+            &mut self,
+            pairs: &[(&str, &str)],
+            claims: &Claims,
+            now: Timestamp,
+        ) -> Result<Verdict, Down> {
+            let encoded = serde_urlencoded::to_string(pairs).unwrap();
+            let query: CallbackQuery = serde_urlencoded::from_str(&encoded).unwrap();
+            let flows = SessionFlows {
+                pending: &mut self.pending,
+                completed: &self.completed,
+                result_shown: self.result_shown,
+            };
+            receive(
+                Callback::parse(query).unwrap(),
+                flows,
+                claims,
+                &self.issuer,
+                now,
+            )
+            .await
+        }
+
+        async fn refused(&mut self, pairs: &[(&str, &str)], claims: &Claims) -> Refusal {
+            match self.callback(pairs, claims, at(5)).await.unwrap() {
+                Verdict::Refused(r) => r,
+                other => panic!("expected a refusal, got {other:?}"),
+            }
+        }
+
+        async fn granted(&mut self, pairs: &[(&str, &str)], claims: &Claims) -> bool {
+            matches!(
+                self.callback(pairs, claims, at(5)).await.unwrap(),
+                Verdict::Granted { .. }
+            )
         }
     }
+
+    fn asked(claims: &Claims) -> usize {
+        claims.used.lock().map(|u| u.len()).unwrap_or(0)
+    }
+
+    const GRANT: &[(&str, &str)] = &[("code", "c0de"), ("state", "s")];
 
     #[tokio::test]
     async fn a_code_with_a_pending_state_is_granted_and_the_state_spent() {
-        let mut pending = pending_with("s", at(0));
-        let claims = Claims::default();
-        let cb = callback(&[("code", "c0de"), ("state", "s")]);
-        let verdict = run(
-            cb,
-            &mut pending,
-            &CompletedFlows::default(),
-            false,
-            &claims,
-            &rule(false),
-            at(5),
-        )
-        .await
-        .unwrap();
+        let (mut session, claims) = (Session::new(), Claims::default());
+        let verdict = session.callback(GRANT, &claims, at(5)).await.unwrap();
         assert!(matches!(verdict, Verdict::Granted { ref code, .. } if code.secret() == "c0de"));
-        assert!(pending.is_empty());
-        assert_eq!(claims.asked(), 1);
+        assert!(session.pending.is_empty());
+        assert_eq!(asked(&claims), 1);
     }
 
     #[tokio::test]
     async fn the_issuer_is_checked_before_the_state_is_touched() {
-        let mut pending = pending_with("s", at(0));
-        let claims = Claims::default();
-        let cb = callback(&[
+        let (mut session, claims) = (Session::new(), Claims::default());
+        let forged = [
             ("code", "c"),
             ("state", "s"),
             ("iss", "https://evil.example/"),
-        ]);
-        let verdict = run(
-            cb,
-            &mut pending,
-            &CompletedFlows::default(),
-            false,
-            &claims,
-            &rule(false),
-            at(5),
-        )
-        .await
-        .unwrap();
-        assert_eq!(refusal(verdict), Refusal::IssuerMismatch);
+        ];
         assert_eq!(
-            pending.len(),
-            1,
-            "a forged issuer must not spend the person's flow"
+            session.refused(&forged, &claims).await,
+            Refusal::IssuerMismatch
         );
-        assert_eq!(claims.asked(), 0);
+        assert_eq!(
+            session.pending.len(),
+            1,
+            "a forged issuer must not spend the flow"
+        );
+        assert_eq!(asked(&claims), 0);
     }
 
     #[tokio::test]
     async fn a_missing_iss_is_refused_only_when_ngi_promised_it() {
         for (required, granted) in [(false, true), (true, false)] {
-            let mut pending = pending_with("s", at(0));
-            let cb = callback(&[("code", "c"), ("state", "s")]);
-            let verdict = run(
-                cb,
-                &mut pending,
-                &CompletedFlows::default(),
-                false,
-                &Claims::default(),
-                &rule(required),
-                at(5),
-            )
-            .await
-            .unwrap();
-            assert_eq!(matches!(verdict, Verdict::Granted { .. }), granted);
+            let mut session = Session::new();
+            session.issuer.required = required;
+            assert_eq!(session.granted(GRANT, &Claims::default()).await, granted);
         }
-        let mut pending = pending_with("s", at(0));
-        let cb = callback(&[("code", "c"), ("state", "s"), ("iss", ISSUER)]);
-        let verdict = run(
-            cb,
-            &mut pending,
-            &CompletedFlows::default(),
-            false,
-            &Claims::default(),
-            &rule(true),
-            at(5),
-        )
-        .await
-        .unwrap();
-        assert!(matches!(verdict, Verdict::Granted { .. }));
+        let mut session = Session::new();
+        session.issuer.required = true;
+        let named = [("code", "c"), ("state", "s"), ("iss", ISSUER)];
+        assert!(session.granted(&named, &Claims::default()).await);
     }
 
     #[tokio::test]
     async fn an_expired_flow_is_refused_and_removed_without_a_claim() {
-        let mut pending = pending_with("s", at(0));
-        let claims = Claims::default();
-        let cb = callback(&[("code", "c"), ("state", "s")]);
+        let (mut session, claims) = (Session::new(), Claims::default());
         let late = at(FLOW_LIFETIME.as_secs());
-        let verdict = run(
-            cb,
-            &mut pending,
-            &CompletedFlows::default(),
-            false,
-            &claims,
-            &rule(false),
-            late,
-        )
-        .await
-        .unwrap();
-        assert_eq!(refusal(verdict), Refusal::Expired);
-        assert!(pending.is_empty());
-        assert_eq!(claims.asked(), 0);
+        let verdict = session.callback(GRANT, &claims, late).await.unwrap();
+        assert!(matches!(verdict, Verdict::Refused(Refusal::Expired)));
+        assert!(session.pending.is_empty());
+        assert_eq!(asked(&claims), 0);
     }
 
     #[tokio::test]
     async fn an_unknown_state_is_refused_unless_it_completed_here_and_its_result_is_shown() {
-        let mut completed = CompletedFlows::default();
-        completed.record(&CsrfToken::new("done".into()));
         let claims = Claims::default();
         for (state, shown, revisited) in [
             ("done", true, true),
             ("done", false, false),
             ("other", true, false),
         ] {
-            let mut pending = pending_with("s", at(0));
-            let cb = callback(&[("code", "c"), ("state", state)]);
-            let verdict = run(
-                cb,
-                &mut pending,
-                &completed,
-                shown,
-                &claims,
-                &rule(false),
-                at(5),
-            )
-            .await
-            .unwrap();
+            let mut session = Session::new();
+            session.completed.record(&CsrfToken::new("done".into()));
+            session.result_shown = shown;
+            let verdict = session
+                .callback(&[("code", "c"), ("state", state)], &claims, at(5))
+                .await
+                .unwrap();
             match verdict {
                 Verdict::Revisited => assert!(revisited, "{state} {shown}"),
-                other => {
-                    assert!(!revisited, "{state} {shown}");
-                    assert_eq!(refusal(other), Refusal::Unknown);
-                }
+                Verdict::Refused(Refusal::Unknown) => assert!(!revisited, "{state} {shown}"),
+                other => panic!("{state} {shown}: {other:?}"),
             }
-            assert_eq!(pending.len(), 1);
+            assert_eq!(session.pending.len(), 1);
         }
-        assert_eq!(claims.asked(), 0);
+        assert_eq!(asked(&claims), 0);
     }
 
     #[tokio::test]
     async fn a_state_claimed_by_another_request_is_refused() {
         let claims = Claims::default();
-        for expected_granted in [true, false] {
-            // Two requests that each loaded the session before either saved it.
-            let mut pending = pending_with("s", at(0));
-            let cb = callback(&[("code", "c"), ("state", "s")]);
-            let verdict = run(
-                cb,
-                &mut pending,
-                &CompletedFlows::default(),
-                false,
-                &claims,
-                &rule(false),
-                at(5),
-            )
-            .await
-            .unwrap();
-            if expected_granted {
-                assert!(matches!(verdict, Verdict::Granted { .. }));
-            } else {
-                assert_eq!(refusal(verdict), Refusal::AlreadyClaimed);
-            }
-        }
+        // Two requests that each loaded the session before either saved it.
+        assert!(Session::new().granted(GRANT, &claims).await);
+        let second = Session::new().refused(GRANT, &claims).await;
+        assert_eq!(second, Refusal::AlreadyClaimed);
     }
 
     #[tokio::test]
     async fn ngi_s_error_is_a_refusal_after_the_state_is_spent() {
-        let mut pending = pending_with("s", at(0));
-        let claims = Claims::default();
-        let cb = callback(&[("error", "consent_denied"), ("state", "s")]);
-        let verdict = run(
-            cb,
-            &mut pending,
-            &CompletedFlows::default(),
-            false,
-            &claims,
-            &rule(false),
-            at(5),
-        )
-        .await
-        .unwrap();
-        assert_eq!(refusal(verdict), Refusal::Ngi(NgiErrorCode::ConsentDenied));
-        assert!(pending.is_empty());
+        let (mut session, claims) = (Session::new(), Claims::default());
+        let denied = [("error", "consent_denied"), ("state", "s")];
+        let refusal = session.refused(&denied, &claims).await;
+        assert_eq!(refusal, Refusal::Ngi(NgiErrorCode::ConsentDenied));
+        assert!(session.pending.is_empty());
         assert_eq!(
-            claims.asked(),
+            asked(&claims),
             1,
             "the state is single-use even when NGI refused"
         );
@@ -429,23 +356,16 @@ mod tests {
 
     #[tokio::test]
     async fn a_claim_store_that_is_down_is_our_failure_not_a_refusal() {
-        let mut pending = pending_with("s", at(0));
         let claims = Claims {
             down: true,
             ..Claims::default()
         };
-        let cb = callback(&[("code", "c"), ("state", "s")]);
-        let result = run(
-            cb,
-            &mut pending,
-            &CompletedFlows::default(),
-            false,
-            &claims,
-            &rule(false),
-            at(5),
-        )
-        .await;
-        assert!(result.is_err());
+        assert!(
+            Session::new()
+                .callback(GRANT, &claims, at(5))
+                .await
+                .is_err()
+        );
     }
 
     #[test]

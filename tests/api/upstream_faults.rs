@@ -183,26 +183,28 @@ async fn a_token_granted_for_another_purpose_is_not_used() {
     assert_eq!(app.get("/debt").await.status(), StatusCode::NOT_FOUND);
 }
 
-/// The debt answer's own `consent.scope` is checked too: data fetched under another purpose is
-/// not shown, and not kept.
-#[tokio::test]
-async fn debt_fetched_under_another_purpose_is_not_shown() {
+/// A debt answer for `PERSON_1` whose consent block names `scope`.
+fn debt_answer_under(scope: &str) -> Fault {
     let mut debt: serde_json::Value = serde_json::from_str(include_str!(
         "../../src/simulator/fixtures/14842249091.json"
     ))
     .unwrap();
     debt["ssn"] = PERSON_1.into();
-    debt["consent"] = serde_json::json!({
-        "id": "c0nsent",
-        "exp": 4_102_444_800_i64,
-        "scope": "debt.unsecured.processing",
-    });
-    let other_purpose = Fault::Respond {
+    debt["consent"] =
+        serde_json::json!({ "id": "c0nsent", "exp": 4_102_444_800_i64, "scope": scope });
+    Fault::Respond {
         status: 200,
         content_type: "application/json".into(),
         body: debt.to_string(),
-    };
-    let (app, response) = callback_under_fault(Endpoint::Debt, other_purpose).await;
+    }
+}
+
+/// The debt answer's own `consent.scope` is checked too: data fetched under another purpose is
+/// not shown, and not kept.
+#[tokio::test]
+async fn debt_fetched_under_another_purpose_is_not_shown() {
+    let other = debt_answer_under("debt.unsecured.processing");
+    let (app, response) = callback_under_fault(Endpoint::Debt, other).await;
     expect_page(
         response,
         StatusCode::BAD_GATEWAY,
@@ -216,22 +218,8 @@ async fn debt_fetched_under_another_purpose_is_not_shown() {
 /// mismatch.
 #[tokio::test]
 async fn debt_fetched_under_the_purpose_asked_for_is_shown() {
-    let mut debt: serde_json::Value = serde_json::from_str(include_str!(
-        "../../src/simulator/fixtures/14842249091.json"
-    ))
-    .unwrap();
-    debt["ssn"] = PERSON_1.into();
-    debt["consent"] = serde_json::json!({
-        "id": "c0nsent",
-        "exp": 4_102_444_800_i64,
-        "scope": "debt.unsecured.presentation.30",
-    });
-    let same_purpose = Fault::Respond {
-        status: 200,
-        content_type: "application/json".into(),
-        body: debt.to_string(),
-    };
-    let (app, response) = callback_under_fault(Endpoint::Debt, same_purpose).await;
+    let same = debt_answer_under("debt.unsecured.presentation.30");
+    let (app, response) = callback_under_fault(Endpoint::Debt, same).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get("/debt").await.status(), StatusCode::OK);
 }
