@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::client::Conn;
-use crate::drive::{Stop, drive};
+use crate::drive::{Phase, Stop, drive};
 use crate::measure::{Watched, status_kib};
 use crate::options::Ctx;
 use crate::processes::{Ports, Processes, start_site};
@@ -37,20 +37,26 @@ struct Expired {
     second_wave_peak_kib: u64,
 }
 
-async fn memory_load(port: u16, watched: Watched, ctx: &Ctx, idle_known: bool) -> MemoryFigures {
-    let pid = watched.server;
-    let before_kib = status_kib(pid, "VmRSS:");
-    let mut conns = connections(port, ctx);
-    let n = ctx.sizes.pending_flows;
+/// `n` pending flows (`GET /consent/start` without cookies), every one answered.
+async fn pending_wave(conns: &mut [Conn], watched: Watched, n: u64, label: &str) -> Phase<u64> {
     let phase = drive(
-        &mut conns,
+        conns,
         watched,
         Stop::exactly(n, Duration::from_secs(600)),
         get_start,
     )
     .await;
-    assert_eq!(phase.failed, 0, "memory: {:?}", phase.first_error);
-    assert_eq!(phase.results.len() as u64, n, "memory: stopped early");
+    assert_eq!(phase.failed, 0, "{label}: {:?}", phase.first_error);
+    assert_eq!(phase.results.len() as u64, n, "{label}: stopped early");
+    phase
+}
+
+async fn memory_load(port: u16, watched: Watched, ctx: &Ctx, idle_known: bool) -> MemoryFigures {
+    let pid = watched.server;
+    let before_kib = status_kib(pid, "VmRSS:");
+    let mut conns = connections(port, ctx);
+    let n = ctx.sizes.pending_flows;
+    let phase = pending_wave(&mut conns, watched, n, "memory").await;
     let after_kib = status_kib(pid, "VmRSS:");
     let peak_kib = status_kib(pid, "VmHWM:");
     let wave = phase.usage.wall;
@@ -80,18 +86,7 @@ async fn memory_load(port: u16, watched: Watched, ctx: &Ctx, idle_known: bool) -
         // RSS alone cannot say whether the expired sessions were freed (the allocator keeps
         // freed memory): a second wave of as many pending flows shows it. If they were, the
         // second wave reuses their memory and the RSS barely grows.
-        let phase = drive(
-            &mut conns,
-            watched,
-            Stop::exactly(n, Duration::from_secs(600)),
-            get_start,
-        )
-        .await;
-        assert_eq!(
-            phase.failed, 0,
-            "memory, second wave: {:?}",
-            phase.first_error
-        );
+        pending_wave(&mut conns, watched, n, "memory, second wave").await;
         Some(Expired {
             rss_kib: expired,
             trickle_requests: sent,
