@@ -99,6 +99,13 @@ async fn bench(options: Options) {
         rate_limit_known: help.contains(RATE_LIMIT_PER_MINUTE),
     };
     let idle_known = help.contains(SESSION_IDLE_SECS);
+    let simulator_help = run(SITE_BIN, &["simulator", "--help"]);
+    let mut uncleared = settings::uncleared(&help);
+    uncleared.extend(settings::uncleared(&simulator_help));
+    assert!(
+        uncleared.is_empty(),
+        "settings of the servers missing from benches/load/settings.rs: {uncleared:?}"
+    );
     eprintln!(
         "load bench{}: site {SITE_BIN} on core {SITE_CORE}; simulator and load generator on core {LOAD_CORE}",
         if ctx.options.quick { " (quick)" } else { "" }
