@@ -13,7 +13,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -21,8 +20,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use base64::Engine as _;
-use ngi_consent::config::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET};
-use ngi_consent::domain::Purpose;
+use ngi_consent::config::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, NgiTarget, ServeArgs, Settings};
 use ngi_consent::paths;
 use sha2::Digest as _;
 use url::Url;
@@ -37,8 +35,20 @@ pub const FLOW_SERVER_FLAG: &str = "--bare-flow-server";
 /// PKCE verifier of the bare flow (RFC 7636: 43 to 128 unreserved characters).
 const BARE_VERIFIER: &str = "bare-flow-verifier-0123456789-0123456789-abcdefghij";
 
+/// The site's settings when nothing is set, whose addresses, scope and NGI timeouts the bare
+/// servers copy.
+fn site_defaults() -> Settings {
+    Settings::from_args(ServeArgs::default()).unwrap()
+}
+
 /// The authorization URL at the simulator `sim` for the demo client, as the site builds it.
-fn authorization_url(sim: &Url, redirect_uri: &str, state: &str, challenge: &str) -> Url {
+fn authorization_url(
+    sim: &Url,
+    redirect_uri: &str,
+    state: &str,
+    challenge: &str,
+    site: &Settings,
+) -> Url {
     let mut location = sim.join(simulator::AUTHORIZE).unwrap();
     location
         .query_pairs_mut()
@@ -48,7 +58,7 @@ fn authorization_url(sim: &Url, redirect_uri: &str, state: &str, challenge: &str
         .append_pair("code_challenge", challenge)
         .append_pair("code_challenge_method", "S256")
         .append_pair("redirect_uri", redirect_uri)
-        .append_pair("scope", Purpose::Presentation.base_scope());
+        .append_pair("scope", &site.scope.request_scopes().join(" "));
     location
 }
 
@@ -63,12 +73,16 @@ fn serve(addr: SocketAddr, app: Router) {
 }
 
 pub fn serve_bare(addr: SocketAddr) {
-    // As long as the site's answer with the default addresses and its 43-character state and
+    // As long as the site's answer with the default settings and its 43-character state and
     // challenge. Built once: each answer then costs what a constant would.
-    let sim = Url::parse("http://127.0.0.1:3001").unwrap();
+    let site = site_defaults();
+    let NgiTarget::Simulator { bind: sim_bind } = site.ngi else {
+        panic!("the site's default NGI is the simulator");
+    };
+    let sim = Url::parse(&format!("http://{sim_bind}")).unwrap();
     let fixed = "A".repeat(43);
-    let redirect_uri = format!("http://127.0.0.1:3000{}", paths::CALLBACK);
-    let location: &'static str = authorization_url(&sim, &redirect_uri, &fixed, &fixed)
+    let redirect_uri = format!("http://{}{}", site.bind, paths::CALLBACK);
+    let location: &'static str = authorization_url(&sim, &redirect_uri, &fixed, &fixed, &site)
         .to_string()
         .leak();
     let app = Router::new()
@@ -101,6 +115,7 @@ struct BareToken {
 
 /// `masked`: what the debt page must show (both persons, so the load driver's check passes).
 pub fn serve_bare_flow(addr: SocketAddr, sim: &str, page_bytes: usize, masked: &[String]) {
+    let site = site_defaults();
     let sim = Url::parse(sim).unwrap();
     let redirect_uri = format!("http://{addr}{}", paths::CALLBACK);
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -110,6 +125,7 @@ pub fn serve_bare_flow(addr: SocketAddr, sim: &str, page_bytes: usize, masked: &
         &redirect_uri,
         "bare-flow-state-0123456789-0123456789-abcd",
         &challenge,
+        &site,
     );
     let mut page = format!(
         "<!doctype html><title>debt</title><p>{}</p>",
@@ -120,8 +136,8 @@ pub fn serve_bare_flow(addr: SocketAddr, sim: &str, page_bytes: usize, masked: &
         // Configured like the site's client: no redirects followed, connect and total timeouts.
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(10))
+            .connect_timeout(site.connect_timeout)
+            .timeout(site.timeout)
             .build()
             .unwrap(),
         token_url: sim.join(simulator::TOKEN).unwrap(),
