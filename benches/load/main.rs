@@ -29,8 +29,10 @@
 //!
 //! The modules: `options` (flags and sizes), `settings` (the setting names), `processes` (the
 //! servers, spawned and pinned), `bare` (the bare servers), `client` (HTTP and cookies),
-//! `measure` (CPU, RSS, latency), `drive` (the load of one phase), `scenarios`, `report`.
+//! `measure` (CPU, RSS, latency), `drive` (the load of one phase), `simulator` (its routes and
+//! test persons), `scenarios`, `report`.
 
+// A bench, not the product: a step that cannot go on stops the run and says why.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod bare;

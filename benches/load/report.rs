@@ -41,6 +41,11 @@ impl Report {
         ]);
     }
 
+    /// A figure with no target: shown, not judged.
+    pub fn info(&mut self, figure: &str, value: String) {
+        self.row(figure, value, "", None);
+    }
+
     /// The whole report on standard output.
     pub fn print(&self, ctx: &Ctx, info: &RunInfo) {
         let mut out = String::new();

@@ -212,17 +212,13 @@ pub async fn run(
     procs.stop("bare-flow");
     let r = report;
     let c = ctx.options.concurrency;
-    r.row(
+    r.info(
         &format!("2 flow: complete flows/s ({c} concurrent)"),
         format!("{:.0}", f.fps),
-        "",
-        None,
     );
-    r.row(
+    r.info(
         "2 flow: whole flow p50 / p99",
         format!("{:.2} / {:.2} ms", f.flow.0, f.flow.1),
-        "",
-        None,
     );
     r.row(
         "2 flow: callback p50 / p99",
@@ -254,27 +250,21 @@ pub async fn run(
         "(same exchanges only)",
         None,
     );
-    r.row(
+    r.info(
         "2 flow: bare flow, callback p50 / p99",
         format!("{:.2} / {:.2} ms", b.callback.0, b.callback.1),
-        "",
-        None,
     );
-    r.row(
+    r.info(
         "2 flow: bare flow, server CPU per flow",
         format!("{:.0} µs", b.site_us),
-        "",
-        None,
     );
-    r.row(
+    r.info(
         "2 flow: site ÷ bare flow",
         format!(
             "flows/s {:.2}×, CPU {:.2}×",
             f.fps / b.fps.max(f64::MIN_POSITIVE),
             f.site_us / b.site_us.max(f64::MIN_POSITIVE)
         ),
-        "",
-        None,
     );
     for (label, x) in [("site", &f), ("bare flow", &b)] {
         if let Some(e) = &x.first_error {

@@ -128,11 +128,9 @@ pub async fn run(
     procs.stop("site");
     let mb = |kib: u64| kib as f64 * 1024.0 / 1e6;
     let r = report;
-    r.row(
+    r.info(
         "3 memory: site RSS before",
         format!("{:.1} MB", mb(m.before_kib)),
-        "",
-        None,
     );
     r.notes.push(format!(
             "3 memory: the {} pending flows took {:.1} s to start{}",
@@ -144,15 +142,13 @@ pub async fn run(
                 ", within the idle expiry: all were held when the RSS was read"
             }
         ));
-    r.row(
+    r.info(
         &format!("3 memory: RSS with {} pending flows", m.pending),
         format!(
             "{:.1} MB ({:.0} bytes per flow)",
             mb(m.after_kib),
             (m.after_kib.saturating_sub(m.before_kib)) as f64 * 1024.0 / m.pending as f64
         ),
-        "",
-        None,
     );
     r.row(
         &format!(
@@ -165,7 +161,7 @@ pub async fn run(
     );
     match &m.expired {
         Some(e) => {
-            r.row(
+            r.info(
                 &format!(
                     "3 memory: RSS after expiry ({} s idle, then {} requests in {} s)",
                     ctx.memory_idle_secs(),
@@ -181,8 +177,6 @@ pub async fn run(
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-                "",
-                None,
             );
             r.row(
                 &format!(
@@ -199,11 +193,9 @@ pub async fn run(
                 None,
             );
         }
-        None => r.row(
+        None => r.info(
             "3 memory: RSS after expiry",
             format!("pending: the site has no {SESSION_IDLE_SECS} yet"),
-            "",
-            None,
         ),
     }
 }

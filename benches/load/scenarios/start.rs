@@ -95,11 +95,9 @@ pub async fn run(procs: &mut Processes, ports: &Ports, ctx: &Ctx, report: &mut R
         &format!("≥ 0.5 × bare = {:.0}", 0.5 * b.rps),
         Some(s.rps >= 0.5 * b.rps),
     );
-    r.row(
+    r.info(
         "1 start: site p50 / p99",
         format!("{:.2} / {:.2} ms", s.p50, s.p99),
-        "",
-        None,
     );
     r.row(
         "1 start: site CPU per request",
@@ -113,17 +111,13 @@ pub async fn run(procs: &mut Processes, ports: &Ports, ctx: &Ctx, report: &mut R
         "(ceiling)",
         None,
     );
-    r.row(
+    r.info(
         "1 start: bare p50 / p99",
         format!("{:.2} / {:.2} ms", b.p50, b.p99),
-        "",
-        None,
     );
-    r.row(
+    r.info(
         "1 start: bare CPU per request",
         format!("{:.1} µs", b.cpu_us),
-        "",
-        None,
     );
     r.row(
         "1 start: site ÷ bare",
