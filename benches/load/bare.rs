@@ -1,0 +1,195 @@
+//! The bare servers: this binary re-executed with a flag, pinned to the site's core, to show what
+//! the same HTTP exchanges cost with nothing around them.
+//!
+//! The bare handler answers `/consent/start` with the same 303 as the site (no session, no
+//! middleware, no logging): the HTTP stack's ceiling.
+//!
+//! The bare flow makes the same HTTP exchanges as a complete flow and nothing else. The 303 to
+//! the simulator (a fixed state and PKCE pair), the callback that posts the code to the token
+//! endpoint (client_secret_basic, the verifier) and fetches the debt with the access token it
+//! reads from the answer, a 303 to /debt, and a fixed page as long as the site's debt page. No
+//! session, no state check, no template, no logging, no parsing of the debt: what any
+//! implementation on axum and reqwest pays for the three requests in and the two out.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use base64::Engine as _;
+use ngi_consent::config::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, NgiTarget, ServeArgs, Settings};
+use ngi_consent::paths;
+use sha2::Digest as _;
+use url::Url;
+
+use crate::simulator;
+
+/// `--bare-server ADDR`: the bare handler.
+pub const SERVER_FLAG: &str = "--bare-server";
+/// `--bare-flow-server ADDR SIMULATOR_URL PAGE_BYTES`: the bare flow.
+pub const FLOW_SERVER_FLAG: &str = "--bare-flow-server";
+
+/// PKCE verifier of the bare flow (RFC 7636: 43 to 128 unreserved characters).
+const BARE_VERIFIER: &str = "bare-flow-verifier-0123456789-0123456789-abcdefghij";
+
+/// The site's settings when nothing is set, whose addresses, scope and NGI timeouts the bare
+/// servers copy.
+fn site_defaults() -> Settings {
+    Settings::from_args(ServeArgs::default()).unwrap()
+}
+
+/// The authorization URL at the simulator `sim` for the demo client, as the site builds it.
+fn authorization_url(
+    sim: &Url,
+    redirect_uri: &str,
+    state: &str,
+    challenge: &str,
+    site: &Settings,
+) -> Url {
+    let mut location = sim.join(simulator::AUTHORIZE).unwrap();
+    location
+        .query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", DEMO_CLIENT_ID)
+        .append_pair("state", state)
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("scope", &site.scope.request_scopes().join(" "));
+    location
+}
+
+/// Serves until killed, on a multi-thread runtime sized by the CPUs it may use, like the site's
+/// `#[tokio::main]`.
+fn serve(addr: SocketAddr, app: Router) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        axum::serve(listener, app).await.unwrap();
+    });
+}
+
+pub fn serve_bare(addr: SocketAddr) {
+    // As long as the site's answer with the default settings and its 43-character state and
+    // challenge. Built once: each answer then costs what a constant would.
+    let site = site_defaults();
+    let NgiTarget::Simulator { bind: sim_bind } = site.ngi else {
+        panic!("the site's default NGI is the simulator");
+    };
+    let sim = Url::parse(&format!("http://{sim_bind}")).unwrap();
+    let fixed = "A".repeat(43);
+    let redirect_uri = format!("http://{}{}", site.bind, paths::CALLBACK);
+    let location: &'static str = authorization_url(&sim, &redirect_uri, &fixed, &fixed, &site)
+        .to_string()
+        .leak();
+    let app = Router::new()
+        .route(
+            paths::CONSENT_START,
+            get(move || async move { Redirect::to(location) }),
+        )
+        .route(paths::HEALTHZ, get(|| async { "ok" }));
+    serve(addr, app);
+}
+
+struct BareFlow {
+    http: reqwest::Client,
+    token_url: Url,
+    debt_url: Url,
+    redirect_uri: String,
+    location: String,
+    page: String,
+}
+
+#[derive(serde::Deserialize)]
+struct BareCallback {
+    code: String,
+}
+
+#[derive(serde::Deserialize)]
+struct BareToken {
+    access_token: String,
+}
+
+/// `masked`: what the debt page must show (both persons, so the load driver's check passes).
+pub fn serve_bare_flow(addr: SocketAddr, sim: &str, page_bytes: usize, masked: &[String]) {
+    let site = site_defaults();
+    let sim = Url::parse(sim).unwrap();
+    let redirect_uri = format!("http://{addr}{}", paths::CALLBACK);
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(BARE_VERIFIER.as_bytes()));
+    let location = authorization_url(
+        &sim,
+        &redirect_uri,
+        "bare-flow-state-0123456789-0123456789-abcd",
+        &challenge,
+        &site,
+    );
+    let mut page = format!(
+        "<!doctype html><title>debt</title><p>{}</p>",
+        masked.join(" ")
+    );
+    page.push_str(&" ".repeat(page_bytes.saturating_sub(page.len())));
+    let state = Arc::new(BareFlow {
+        // Configured like the site's client: no redirects followed, connect and total timeouts.
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(site.connect_timeout)
+            .timeout(site.timeout)
+            .build()
+            .unwrap(),
+        token_url: sim.join(simulator::TOKEN).unwrap(),
+        debt_url: sim.join(simulator::DEBT).unwrap(),
+        redirect_uri,
+        location: location.into(),
+        page,
+    });
+
+    async fn start(State(s): State<Arc<BareFlow>>) -> Redirect {
+        Redirect::to(&s.location)
+    }
+    async fn callback(State(s): State<Arc<BareFlow>>, Query(q): Query<BareCallback>) -> Response {
+        let exchange = async {
+            let token: BareToken = s
+                .http
+                .post(s.token_url.clone())
+                .basic_auth(DEMO_CLIENT_ID, Some(DEMO_CLIENT_SECRET))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", &q.code),
+                    ("redirect_uri", &s.redirect_uri),
+                    ("code_verifier", BARE_VERIFIER),
+                ])
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            s.http
+                .get(s.debt_url.clone())
+                .bearer_auth(&token.access_token)
+                .send()
+                .await?
+                .error_for_status()?
+                .bytes()
+                .await
+        };
+        match exchange.await {
+            Ok(_) => Redirect::to(paths::DEBT).into_response(),
+            Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+        }
+    }
+    async fn debt(State(s): State<Arc<BareFlow>>) -> Html<String> {
+        Html(s.page.clone())
+    }
+
+    let app = Router::new()
+        .route(paths::CONSENT_START, get(start))
+        .route(paths::CALLBACK, get(callback))
+        .route(paths::DEBT, get(debt))
+        .route(paths::HEALTHZ, get(|| async { "ok" }))
+        .with_state(state);
+    serve(addr, app);
+}
