@@ -9,8 +9,8 @@ WORKDIR /app
 # Both builds strip the binary (the same profile, so the second reuses the first's dependencies).
 COPY Cargo.toml Cargo.lock ./
 # (The test and bench targets Cargo.toml declares get empty stand-ins: cargo wants their files.)
-RUN mkdir -p src benches tests/browser && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
-    && touch benches/load.rs tests/logs.rs tests/browser/main.rs \
+RUN mkdir -p src benches/load tests/browser && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+    && touch benches/load/main.rs tests/logs.rs tests/browser/main.rs \
     && cargo build --release --locked --config profile.release.strip=true \
     && rm -rf src
 # askama compiles the templates into the binary, so they are needed here and not at run time.
