@@ -1,0 +1,238 @@
+use super::*;
+
+const CLIENT: &str = "demo";
+const REDIRECT: &str = "http://127.0.0.1:8080/v1/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+fn t0() -> Timestamp {
+    Timestamp::from_second(1_760_000_000).unwrap()
+}
+
+fn request(scope: &str, challenge: Option<&str>) -> AuthorizationRequest {
+    AuthorizationRequest {
+        client_id: CLIENT.into(),
+        redirect_uri: REDIRECT.into(),
+        state: "state".into(),
+        scope: Scope::parse(scope).unwrap(),
+        code_challenge: challenge.map(str::to_owned),
+    }
+}
+
+fn nin() -> Nin {
+    Nin::parse("14842249091").unwrap()
+}
+
+/// Runs authorize → login → accept at `at` and returns the code.
+fn code_for(store: &mut Store, scope: &str, challenge: Option<&str>, at: Timestamp) -> String {
+    let tx = store.begin(request(scope, challenge), at);
+    assert_eq!(store.log_in(&tx, nin(), at), Ok(()));
+    store.accept(&tx, at).unwrap().code
+}
+
+fn exchange<'a>(code: &'a str, verifier: Option<&'a str>) -> TokenExchange<'a> {
+    TokenExchange {
+        client_id: CLIENT,
+        code,
+        redirect_uri: REDIRECT,
+        code_verifier: verifier,
+    }
+}
+
+#[test]
+fn a_code_is_accepted_until_just_before_sixty_seconds() {
+    let mut store = Store::default();
+    let code = code_for(&mut store, "debt.unsecured.presentation", None, t0());
+    let just_before = later(t0(), SignedDuration::from_millis(59_999));
+    assert!(store.redeem(&exchange(&code, None), just_before).is_ok());
+}
+
+#[test]
+fn a_code_expires_sixty_seconds_after_issue() {
+    let mut store = Store::default();
+    let code = code_for(&mut store, "debt.unsecured.presentation", None, t0());
+    let at_expiry = later(t0(), CODE_TTL);
+    assert_eq!(
+        store.redeem(&exchange(&code, None), at_expiry).err(),
+        Some(GrantError::Expired)
+    );
+}
+
+#[test]
+fn a_code_is_single_use_and_its_replay_revokes_the_token() {
+    let mut store = Store::default();
+    let code = code_for(&mut store, "debt.unsecured.presentation.30", None, t0());
+    let token = store
+        .redeem(&exchange(&code, None), t0())
+        .unwrap()
+        .access_token;
+    assert_eq!(
+        store.redeem(&exchange(&code, None), t0()).err(),
+        Some(GrantError::AlreadyUsed)
+    );
+    assert_eq!(
+        store.use_token(&token, t0()).err(),
+        Some(DebtRefusal::UnknownToken)
+    );
+}
+
+#[test]
+fn pkce_is_checked_both_ways() {
+    let mut store = Store::default();
+    let scope = "debt.unsecured.presentation";
+    let code = code_for(&mut store, scope, Some(CHALLENGE), t0());
+    assert_eq!(
+        store.redeem(&exchange(&code, None), t0()).err(),
+        Some(GrantError::MissingVerifier)
+    );
+    let code = code_for(&mut store, scope, Some(CHALLENGE), t0());
+    let wrong = "x".repeat(43);
+    assert_eq!(
+        store.redeem(&exchange(&code, Some(&wrong)), t0()).err(),
+        Some(GrantError::VerifierMismatch)
+    );
+    let code = code_for(&mut store, scope, None, t0());
+    assert_eq!(
+        store.redeem(&exchange(&code, Some(VERIFIER)), t0()).err(),
+        Some(GrantError::UnexpectedVerifier)
+    );
+    let code = code_for(&mut store, scope, Some(CHALLENGE), t0());
+    assert!(store.redeem(&exchange(&code, Some(VERIFIER)), t0()).is_ok());
+}
+
+#[test]
+fn the_code_is_bound_to_client_and_redirect_uri() {
+    let mut store = Store::default();
+    let code = code_for(&mut store, "debt.unsecured.presentation", None, t0());
+    let other_client = TokenExchange {
+        client_id: "other",
+        ..exchange(&code, None)
+    };
+    assert_eq!(
+        store.redeem(&other_client, t0()).err(),
+        Some(GrantError::OtherClient)
+    );
+    let code = code_for(&mut store, "debt.unsecured.presentation", None, t0());
+    let other_uri = TokenExchange {
+        redirect_uri: "http://127.0.0.1:8080/v1/callback/",
+        ..exchange(&code, None)
+    };
+    assert_eq!(
+        store.redeem(&other_uri, t0()).err(),
+        Some(GrantError::RedirectUriMismatch)
+    );
+}
+
+#[test]
+fn a_single_use_consent_gives_debt_once() {
+    let mut store = Store::default();
+    let code = code_for(&mut store, "debt.unsecured.presentation", None, t0());
+    let token = store
+        .redeem(&exchange(&code, None), t0())
+        .unwrap()
+        .access_token;
+    assert!(store.use_token(&token, t0()).is_ok());
+    assert_eq!(
+        store.use_token(&token, t0()).err(),
+        Some(DebtRefusal::NoValidConsent)
+    );
+}
+
+#[test]
+fn an_extended_consent_gives_debt_until_the_token_expires() {
+    let mut store = Store::default();
+    let code = code_for(&mut store, "debt.unsecured.processing.500", None, t0());
+    let issued = store.redeem(&exchange(&code, None), t0());
+    assert_eq!(
+        issued.as_ref().map(|t| t.scope.as_str()).ok(),
+        Some("debt.unsecured.processing.500")
+    );
+    let token = issued.unwrap().access_token;
+    let grant = store.use_token(&token, t0());
+    // Clamped to 28 days.
+    assert_eq!(
+        grant.map(|g| g.consent.expires_at).ok(),
+        Some(later(t0(), SignedDuration::from_hours(28 * 24)))
+    );
+    assert!(
+        store
+            .use_token(&token, later(t0(), SignedDuration::from_mins(30)))
+            .is_ok()
+    );
+    assert_eq!(
+        store.use_token(&token, later(t0(), ACCESS_TOKEN_TTL)).err(),
+        Some(DebtRefusal::ExpiredToken)
+    );
+}
+
+#[test]
+fn a_single_use_consent_not_used_within_ten_minutes_has_expired() {
+    let mut store = Store::default();
+    let code = code_for(&mut store, "debt.unsecured.presentation", None, t0());
+    let token = store
+        .redeem(&exchange(&code, None), t0())
+        .unwrap()
+        .access_token;
+    let at = later(t0(), SINGLE_USE_CONSENT_TTL);
+    assert_eq!(
+        store.use_token(&token, at).err(),
+        Some(DebtRefusal::ConsentExpired(at))
+    );
+}
+
+#[test]
+fn transactions_expire_after_ten_minutes() {
+    let mut store = Store::default();
+    let tx = store.begin(request("debt.unsecured.presentation", None), t0());
+    let almost = later(t0(), TRANSACTION_TTL - SignedDuration::from_secs(1));
+    assert!(store.transaction(&tx, almost).is_some());
+    assert!(
+        store
+            .transaction(&tx, later(t0(), TRANSACTION_TTL))
+            .is_none()
+    );
+    assert!(
+        store.transaction(&tx, t0()).is_none(),
+        "expired ones are removed"
+    );
+}
+
+#[test]
+fn accepting_needs_a_login_and_ends_the_transaction() {
+    let mut store = Store::default();
+    let tx = store.begin(request("debt.unsecured.presentation", None), t0());
+    assert_eq!(
+        store.accept(&tx, t0()).err(),
+        Some(TransactionError::NotLoggedIn)
+    );
+    assert_eq!(store.log_in(&tx, nin(), t0()), Ok(()));
+    assert!(store.accept(&tx, t0()).is_ok());
+    assert_eq!(
+        store.accept(&tx, t0()).err(),
+        Some(TransactionError::UnknownOrExpired)
+    );
+}
+
+#[test]
+fn maps_stay_bounded_and_drop_the_oldest_first() {
+    let mut store = Store::default();
+    let first = store.begin(request("debt.unsecured.presentation", None), t0());
+    for i in 1..MAX_ENTRIES + 5 {
+        let at = later(t0(), SignedDuration::from_millis(i64::try_from(i).unwrap()));
+        store.begin(request("debt.unsecured.presentation", None), at);
+    }
+    assert_eq!(store.transactions.len(), MAX_ENTRIES);
+    assert!(store.transaction(&first, t0()).is_none());
+}
+
+#[test]
+fn expired_entries_make_room_before_live_ones_are_dropped() {
+    let mut store = Store::default();
+    for _ in 0..MAX_ENTRIES {
+        store.begin(request("debt.unsecured.presentation", None), t0());
+    }
+    let after = later(t0(), TRANSACTION_TTL);
+    let tx = store.begin(request("debt.unsecured.presentation", None), after);
+    assert_eq!(store.transactions.len(), 1);
+    assert!(store.transaction(&tx, after).is_some());
+}
