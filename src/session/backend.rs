@@ -235,3 +235,107 @@ impl SessionStore for SessionBackend {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use fred::prelude::Config;
+    use tower_sessions::cookie::time::{Duration as CookieDuration, OffsetDateTime};
+
+    use super::*;
+    use crate::domain::time::system_clock;
+
+    const SECRETS: [&str; 6] = [
+        "state-5ecret-9f8e7d",
+        "pkce-verifier-5ecret-a1b2c3",
+        "14842249091",
+        "FJORDKREDITT ASA",
+        "access-token-5ecret-d4e5f6",
+        "hunter2-redis-password",
+    ];
+
+    fn secret_record() -> Record {
+        Record {
+            id: Id::default(),
+            data: HashMap::from([
+                (
+                    "ngi.flow.pending".to_owned(),
+                    serde_json::json!(SECRETS[..2]),
+                ),
+                (
+                    "ngi.debt.shown".to_owned(),
+                    serde_json::json!(SECRETS[2..5]),
+                ),
+            ]),
+            expiry_date: OffsetDateTime::now_utc() + CookieDuration::minutes(5),
+        }
+    }
+
+    /// None of the secrets, nor the session id in any form (the cookie's base64, or the
+    /// number `Id`'s own `Debug` prints).
+    fn assert_no_secret(what: &str, shown: &str, id: &Id) {
+        let id_forms = [id.to_string(), id.0.to_string()];
+        for secret in SECRETS
+            .iter()
+            .copied()
+            .chain(id_forms.iter().map(String::as_str))
+        {
+            assert!(!shown.contains(secret), "{what} shows {secret:?}: {shown}");
+        }
+    }
+
+    #[tokio::test]
+    async fn no_session_type_shows_a_secret_in_its_debug_output() {
+        let clock = system_clock();
+        let memory = SessionBackend::memory(clock.clone());
+        let mut record = secret_record();
+        memory.create(&mut record).await.unwrap();
+        assert!(memory.claim_state(SECRETS[0]).await.unwrap());
+        let SessionBackend::Memory { store, claimed } = &memory else {
+            unreachable!()
+        };
+        memory.evict_expired_once(clock()).await;
+
+        let key = SessionKey::from_base64(&base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            [4u8; 32],
+        ))
+        .unwrap();
+        let sealed = SealedStore::new(MemoryStore::new(clock.clone()), &key);
+        let mut sealed_record = secret_record();
+        sealed.create(&mut sealed_record).await.unwrap();
+
+        let url = format!("redis://:{}@127.0.0.1:1/0", SECRETS[5]);
+        let pool = Builder::from_config(Config::from_url(&url).unwrap())
+            .build_pool(1)
+            .unwrap();
+        let redis = SessionBackend::Redis {
+            store: SealedStore::new(
+                RedisStore::new(pool.clone(), key.storage_keys(), clock.clone()),
+                &key,
+            ),
+            pool,
+            clock,
+        };
+
+        let shown = |value: &dyn std::fmt::Debug| [format!("{value:?}"), format!("{value:#?}")];
+        let all = [
+            ("the memory backend", shown(&memory)),
+            ("the memory store", shown(store)),
+            ("the memory claims", shown(claimed)),
+            ("the sealed store", shown(&sealed)),
+            ("the Redis backend", shown(&redis)),
+            ("the storage keys", shown(&key.storage_keys())),
+            ("the session key", shown(&key)),
+        ];
+        for (what, texts) in &all {
+            for text in texts {
+                assert_no_secret(what, text, &record.id);
+                assert_no_secret(what, text, &sealed_record.id);
+            }
+        }
+        // The kind and the count are what it does show.
+        assert_eq!(all[0].1[0], "SessionBackend::Memory { sessions: 1, .. }");
+    }
+}
