@@ -264,3 +264,37 @@ async fn a_sealed_record_copied_under_another_sessions_redis_key_does_not_open()
     store.delete(&victim.id).await.unwrap();
     store.delete(&thief.id).await.unwrap();
 }
+
+#[tokio::test]
+async fn store_failures_are_typed_errors_that_keep_their_cause() {
+    use ngi_consent::session::{ClaimError, PingError, RedisSetupError};
+    use std::error::Error;
+    let clock = TestClock::new();
+    let key = session_key();
+
+    let bad = Url::parse("redis://127.0.0.1:6379/not-a-database").unwrap();
+    let setup = SessionBackend::redis(&bad, None, &key, clock.as_clock())
+        .await
+        .unwrap_err();
+    assert!(matches!(setup, RedisSetupError::Url(_)), "{setup:?}");
+    assert!(setup.source().is_some());
+
+    // Nothing listens: the claim and the ping fail, each saying why underneath.
+    let port = free_port().await;
+    let down = Url::parse(&format!("redis://127.0.0.1:{port}/0")).unwrap();
+    let store = SessionBackend::redis(&down, None, &key, clock.as_clock())
+        .await
+        .unwrap();
+    let claim = store.claim_state("any-digest").await.unwrap_err();
+    assert!(matches!(claim, ClaimError::Redis(_)));
+    assert!(claim.source().is_some());
+    match store.ping().await.unwrap_err() {
+        PingError::Redis(e) => assert!(!e.to_string().is_empty()),
+        PingError::Timeout(after) => assert!(after > std::time::Duration::ZERO),
+    }
+    let text = ngi_consent::session::with_causes(&claim);
+    assert!(
+        text.starts_with("Redis did not record the used state: "),
+        "{text}"
+    );
+}
