@@ -224,20 +224,29 @@ impl Application {
     }
 }
 
-/// Periodic upkeep: forget rate-limit entries of clients gone quiet, evict expired sessions
-/// from memory, and fold the metrics' histograms (the Prometheus exporter asks for this when it
-/// does not serve its own listener).
+/// Periodic upkeep, every 10 s, at the app's clock's time.
 async fn housekeeping(rate_limit: Option<RateLimit>, sessions: SessionBackend, clock: Clock) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
     loop {
         tick.tick().await;
-        sessions.evict_expired_once(clock()).await;
-        if let Some(config) = &rate_limit {
-            config.limiter().retain_recent();
-        }
-        if let Some(handle) = crate::metrics::handle() {
-            handle.run_upkeep();
-        }
+        housekeeping_once(rate_limit.as_ref(), &sessions, clock()).await;
+    }
+}
+
+/// One round of upkeep at `now`: evict sessions and claims expired by then from memory, forget
+/// rate-limit entries of clients gone quiet, and fold the metrics' histograms (the Prometheus
+/// exporter asks for this when it does not serve its own listener).
+pub async fn housekeeping_once(
+    rate_limit: Option<&RateLimit>,
+    sessions: &SessionBackend,
+    now: jiff::Timestamp,
+) {
+    sessions.evict_expired_once(now).await;
+    if let Some(config) = rate_limit {
+        config.limiter().retain_recent();
+    }
+    if let Some(handle) = crate::metrics::handle() {
+        handle.run_upkeep();
     }
 }
 
@@ -352,4 +361,36 @@ fn local_url(addr: SocketAddr) -> Result<Url, StartupError> {
         format!("http://{host}:{}", addr.port())
     };
     Url::parse(&url).map_err(|e| StartupError::Setup(format!("cannot build the local URL: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use jiff::Timestamp;
+    use tower_sessions::SessionStore;
+    use tower_sessions::cookie::time::OffsetDateTime;
+    use tower_sessions::session::{Id, Record};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_housekeeping_round_evicts_the_sessions_expired_by_its_time() {
+        let start = Timestamp::from_second(1_800_000_000).unwrap();
+        let sessions = SessionBackend::memory(std::sync::Arc::new(move || start));
+        let mut record = Record {
+            id: Id::default(),
+            data: HashMap::from([("k".to_owned(), serde_json::json!("v"))]),
+            expiry_date: OffsetDateTime::from_unix_timestamp(start.as_second() + 60).unwrap(),
+        };
+        sessions.create(&mut record).await.unwrap();
+        let SessionBackend::Memory { store, .. } = &sessions else {
+            unreachable!()
+        };
+
+        housekeeping_once(None, &sessions, start).await;
+        assert_eq!(store.len(), 1);
+        housekeeping_once(None, &sessions, start + SignedDuration::from_secs(60)).await;
+        assert_eq!(store.len(), 0);
+    }
 }
