@@ -105,7 +105,7 @@ impl SessionBackend {
         match self {
             SessionBackend::Memory { claimed, .. } => Ok(claimed.claim(digest).await),
             SessionBackend::Redis { pool, clock, .. } => {
-                let until = clock() + FLOW_LIFETIME;
+                let until = clock().checked_add(FLOW_LIFETIME).unwrap_or(Timestamp::MAX);
                 let set: Option<String> = pool
                     .set(
                         keys::used_state(digest),

@@ -3,6 +3,8 @@
 //! store is readable by others (a Redis replica, a backup, `KEYS *`) it must not be the key a
 //! record is found under, or reading the store would be enough to take over a session.
 
+use std::fmt::Write as _;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::digest::KeyInit;
@@ -111,7 +113,8 @@ impl StorageKeys {
         key.push_str(REDIS_KEY_PREFIX);
         key.push_str("session:");
         for byte in hash {
-            key.push_str(&format!("{byte:02x}"));
+            // Writing to a String cannot fail.
+            let _ = write!(key, "{byte:02x}");
         }
         key
     }

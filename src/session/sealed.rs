@@ -49,11 +49,6 @@ impl<S> SealedStore<S> {
         }
     }
 
-    /// The store underneath, holding only sealed records.
-    pub fn inner(&self) -> &S {
-        &self.inner
-    }
-
     fn seal(&self, record: &Record) -> session_store::Result<Record> {
         let plain = serde_json::to_vec(&record.data)
             .map_err(|e| session_store::Error::Encode(e.to_string()))?;
