@@ -10,6 +10,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, header};
 use axum::middleware;
 use axum::response::IntoResponse;
+use jiff::SignedDuration;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
@@ -29,10 +30,12 @@ use crate::error::{AppError, ErrorKind};
 use crate::ngi::client::{NgiClient, NgiConfig};
 use crate::paths;
 use crate::session::SessionBackend;
+use crate::session::data::{DEFAULT_SESSION_MAX_AGE, SessionLimits};
 use crate::simulator::{self, ClientRegistration, SimulatorConfig, SimulatorHandle};
 use crate::web::context::page_context;
 use crate::web::ratelimit::{self, RateLimit};
 use crate::web::security::SecurityHeaders;
+use crate::web::session_life::session_life;
 use crate::web::{self, AppState, Clock};
 
 /// The largest request body accepted (the only form is the landing form).
@@ -45,6 +48,9 @@ pub enum StartupError {
     Bind { addr: SocketAddr, source: io::Error },
     #[error("{0}")]
     Setup(String),
+    /// Printed with its causes: start-up errors are read once, by whoever runs the binary.
+    #[error("{}", crate::session::with_causes(.0))]
+    SessionStore(#[source] crate::session::RedisSetupError),
 }
 
 /// The site, bound and ready to serve.
@@ -55,6 +61,7 @@ pub struct Application {
     simulator: Option<SimulatorHandle>,
     rate_limit: Option<RateLimit>,
     sessions: SessionBackend,
+    clock: Clock,
 }
 
 impl Application {
@@ -125,15 +132,15 @@ impl Application {
         .map_err(StartupError::Setup)?;
 
         let sessions = match &settings.session_store {
-            SessionStoreKind::Memory => SessionBackend::memory(),
+            SessionStoreKind::Memory => SessionBackend::memory(clock.clone()),
             SessionStoreKind::Redis(url) => {
                 let key = settings.session_key.as_ref().ok_or_else(|| {
                     StartupError::Setup("invalid setting SESSION_KEY: required with Redis".into())
                 })?;
                 let ca = settings.redis_ca.as_ref().map(|ca| &ca.roots);
-                SessionBackend::redis(url, ca, key)
+                SessionBackend::redis(url, ca, key, clock.clone())
                     .await
-                    .map_err(StartupError::Setup)?
+                    .map_err(StartupError::SessionStore)?
             }
         };
         let rate_limit = settings
@@ -154,8 +161,13 @@ impl Application {
             simulated: simulator.is_some(),
             secure_cookies: https,
             sessions: sessions.clone(),
+            session_limits: SessionLimits {
+                idle: SignedDuration::try_from(settings.session_idle)
+                    .unwrap_or(SignedDuration::MAX),
+                max_age: DEFAULT_SESSION_MAX_AGE,
+            },
             public_origin: public_url.origin().ascii_serialization(),
-            clock,
+            clock: clock.clone(),
         });
         let idle = CookieDuration::seconds(
             i64::try_from(settings.session_idle.as_secs()).unwrap_or(i64::MAX),
@@ -168,6 +180,7 @@ impl Application {
             simulator,
             rate_limit,
             sessions,
+            clock,
         })
     }
 
@@ -184,6 +197,11 @@ impl Application {
         self.simulator.as_ref()
     }
 
+    /// The session store, as the site uses it (tests read what it holds).
+    pub fn sessions(&self) -> &SessionBackend {
+        &self.sessions
+    }
+
     /// The router alone, for in-process tests (axum-test); the listener is dropped.
     pub fn into_router(self) -> Router {
         self.router
@@ -194,8 +212,11 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
-        let housekeeping =
-            tokio::spawn(housekeeping(self.rate_limit.clone(), self.sessions.clone()));
+        let housekeeping = tokio::spawn(housekeeping(
+            self.rate_limit.clone(),
+            self.sessions.clone(),
+            self.clock.clone(),
+        ));
         // Connect info gives the rate limit the peer address.
         let served = axum::serve(
             self.listener,
@@ -209,20 +230,29 @@ impl Application {
     }
 }
 
-/// Periodic upkeep: forget rate-limit entries of clients gone quiet, evict expired sessions
-/// from memory, and fold the metrics' histograms (the Prometheus exporter asks for this when it
-/// does not serve its own listener).
-async fn housekeeping(rate_limit: Option<RateLimit>, sessions: SessionBackend) {
+/// Periodic upkeep, every 10 s, at the app's clock's time.
+async fn housekeeping(rate_limit: Option<RateLimit>, sessions: SessionBackend, clock: Clock) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
     loop {
         tick.tick().await;
-        sessions.evict_expired().await;
-        if let Some(config) = &rate_limit {
-            config.limiter().retain_recent();
-        }
-        if let Some(handle) = crate::metrics::handle() {
-            handle.run_upkeep();
-        }
+        housekeeping_once(rate_limit.as_ref(), &sessions, clock()).await;
+    }
+}
+
+/// One round of upkeep at `now`: evict sessions and claims expired by then from memory, forget
+/// rate-limit entries of clients gone quiet, and fold the metrics' histograms (the Prometheus
+/// exporter asks for this when it does not serve its own listener).
+pub async fn housekeeping_once(
+    rate_limit: Option<&RateLimit>,
+    sessions: &SessionBackend,
+    now: jiff::Timestamp,
+) {
+    sessions.evict_expired_once(now).await;
+    if let Some(config) = rate_limit {
+        config.limiter().retain_recent();
+    }
+    if let Some(handle) = crate::metrics::handle() {
+        handle.run_upkeep();
     }
 }
 
@@ -260,6 +290,7 @@ fn router(
                 AppError::with_cause(ErrorKind::Internal, "a handler panicked").into_response()
             },
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), session_life))
         .layer(sessions)
         .layer(middleware::from_fn_with_state(state.clone(), page_context));
 
@@ -336,4 +367,36 @@ fn local_url(addr: SocketAddr) -> Result<Url, StartupError> {
         format!("http://{host}:{}", addr.port())
     };
     Url::parse(&url).map_err(|e| StartupError::Setup(format!("cannot build the local URL: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use jiff::Timestamp;
+    use tower_sessions::SessionStore;
+    use tower_sessions::cookie::time::OffsetDateTime;
+    use tower_sessions::session::{Id, Record};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_housekeeping_round_evicts_the_sessions_expired_by_its_time() {
+        let start = Timestamp::from_second(1_800_000_000).unwrap();
+        let sessions = SessionBackend::memory(std::sync::Arc::new(move || start));
+        let mut record = Record {
+            id: Id::default(),
+            data: HashMap::from([("k".to_owned(), serde_json::json!("v"))]),
+            expiry_date: OffsetDateTime::from_unix_timestamp(start.as_second() + 60).unwrap(),
+        };
+        sessions.create(&mut record).await.unwrap();
+        let SessionBackend::Memory { store, .. } = &sessions else {
+            unreachable!()
+        };
+
+        housekeeping_once(None, &sessions, start).await;
+        assert_eq!(store.len(), 1);
+        housekeeping_once(None, &sessions, start + SignedDuration::from_secs(60)).await;
+        assert_eq!(store.len(), 0);
+    }
 }

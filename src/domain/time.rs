@@ -1,10 +1,19 @@
 //! Instants shown as a person in Norway reads them: Europe/Oslo wall-clock time, `03.11.2022 kl. 14:05`.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use jiff::Timestamp;
 use jiff::fmt::strtime;
 use jiff::tz::TimeZone;
+
+/// The time, as a parameter: the system clock in production, a hand-set one in tests. Whatever
+/// judges by the time (pages, the session stores, housekeeping) asks this, never the system.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(Timestamp::now)
+}
 
 /// The zone every date shown to a person is in.
 pub const OSLO: &str = "Europe/Oslo";

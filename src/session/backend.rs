@@ -1,84 +1,121 @@
-//! Where sessions live: in this process (moka, which evicts a session when its expiry passes), or in
-//! Redis, shared by every instance behind the load balancer. Both are maintained tower-sessions
-//! stores; this chooses between them, keeps the record of used states beside them, and tells
-//! readiness whether the store answers.
+//! Where sessions live: in this process (a bounded moka cache), or in Redis, shared by every
+//! instance behind the load balancer, sealed and under keyed hashes of the session ids. This
+//! chooses between them, keeps the record of used states beside them, and tells readiness
+//! whether the store answers.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use fred::prelude::{
+    ClientLike, Config, Expiration, KeysInterface, Pool, ReconnectPolicy, TlsConnector,
+};
+use fred::types::{Builder, SetOptions};
+use jiff::Timestamp;
 use rustls::{ClientConfig, RootCertStore};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
-use tower_sessions_moka_store::MokaStore;
-use tower_sessions_redis_store::RedisStore;
-use tower_sessions_redis_store::fred::prelude::{
-    ClientLike, Config, Expiration, KeysInterface, Pool, ReconnectPolicy, TlsConnector,
-};
-use tower_sessions_redis_store::fred::types::{Builder, SetOptions};
 use url::Url;
 
-use super::sealed::{SealedStore, SessionKey};
+use super::keys::{self, SessionKey};
+use super::memory::{MemoryClaims, MemoryStore};
+use super::redis::RedisStore;
+use super::sealed::SealedStore;
+use crate::domain::time::Clock;
+use crate::flow::pending::FLOW_LIFETIME;
 
-/// Sessions kept in memory at most; past it the least recently used go first. At a few hundred
-/// bytes a session this bounds the store to a few hundred MB even under a flood the rate limit
-/// lets through.
-const MAX_MEMORY_SESSIONS: u64 = 500_000;
 /// How long one Redis command may take before the page says the service is unavailable.
 const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long readiness waits for Redis's answer.
+const PING_TIMEOUT: Duration = Duration::from_secs(1);
 /// Redis connections per instance.
 const REDIS_POOL_SIZE: usize = 4;
 
-/// How long a used state is remembered: as long as a pending flow can live.
-const CLAIM_LIFETIME: Duration = Duration::from_secs(10 * 60);
+/// Why a state could not be claimed: the store did not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    #[error("Redis did not record the used state")]
+    Redis(#[source] fred::error::Error),
+}
+
+/// Why the Redis session store could not be set up (start-up stops).
+#[derive(Debug, thiserror::Error)]
+pub enum RedisSetupError {
+    #[error("invalid setting SESSION_STORE")]
+    Url(#[source] fred::error::Error),
+    #[error("cannot set up TLS to Redis")]
+    Tls(#[source] rustls::Error),
+    #[error("cannot set up the Redis session store")]
+    Pool(#[source] fred::error::Error),
+}
+
+/// Why the session store is not ready.
+#[derive(Debug, thiserror::Error)]
+pub enum PingError {
+    #[error("Redis refused the ping")]
+    Redis(#[source] fred::error::Error),
+    #[error("Redis did not answer within {0:?}")]
+    Timeout(Duration),
+}
 
 /// The session store chosen by `SESSION_STORE`, and beside it the record of states already
-/// used, shared the same way (in this process, or in Redis for every instance).
-#[derive(Debug, Clone)]
+/// used, shared the same way (in this process, or in Redis for every instance). `Debug` names
+/// the kind and a count, never a session.
+#[derive(Clone)]
 pub enum SessionBackend {
     Memory {
-        store: MokaStore,
-        claimed: moka::future::Cache<String, ()>,
+        store: MemoryStore,
+        claimed: MemoryClaims,
     },
     Redis {
-        store: SealedStore<RedisStore<Pool>>,
+        store: SealedStore<RedisStore>,
         pool: Pool,
+        clock: Clock,
     },
 }
 
+impl std::fmt::Debug for SessionBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SessionBackend::Memory { store, .. } => f
+                .debug_struct("SessionBackend::Memory")
+                .field("sessions", &store.len())
+                .finish_non_exhaustive(),
+            SessionBackend::Redis { .. } => f
+                .debug_struct("SessionBackend::Redis")
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
 impl SessionBackend {
-    pub fn memory() -> Self {
+    /// Sessions in this process, expiring by `clock`.
+    pub fn memory(clock: Clock) -> Self {
         SessionBackend::Memory {
-            store: MokaStore::new(Some(MAX_MEMORY_SESSIONS)),
-            claimed: moka::future::Cache::builder()
-                .max_capacity(MAX_MEMORY_SESSIONS)
-                .time_to_live(CLAIM_LIFETIME)
-                .build(),
+            store: MemoryStore::new(clock.clone()),
+            claimed: MemoryClaims::new(clock),
         }
     }
 
     /// Records that a flow's state is being used; true only the first time, across every
-    /// instance sharing the store. Two callbacks racing with the same state (a double click, a
-    /// replayed request) both find the flow in the session they loaded, but only one may
-    /// exchange the code.
-    pub async fn claim_state(&self, digest: &str) -> Result<bool, String> {
+    /// instance sharing the store, for as long as a pending flow can live. Two callbacks racing
+    /// with the same state (a double click, a replayed request) both find the flow in the
+    /// session they loaded, but only one may exchange the code.
+    pub async fn claim_state(&self, digest: &str) -> Result<bool, ClaimError> {
         match self {
-            SessionBackend::Memory { claimed, .. } => Ok(claimed
-                .entry(digest.to_owned())
-                .or_insert(())
-                .await
-                .is_fresh()),
-            SessionBackend::Redis { pool, .. } => {
+            SessionBackend::Memory { claimed, .. } => Ok(claimed.claim(digest).await),
+            SessionBackend::Redis { pool, clock, .. } => {
+                let until = clock().checked_add(FLOW_LIFETIME).unwrap_or(Timestamp::MAX);
                 let set: Option<String> = pool
                     .set(
-                        format!("ngi-consent:used-state:{digest}"),
+                        keys::used_state(digest),
                         "1",
-                        Some(Expiration::EX(CLAIM_LIFETIME.as_secs().cast_signed())),
+                        Some(Expiration::PXAT(until.as_millisecond())),
                         Some(SetOptions::NX),
                         false,
                     )
                     .await
-                    .map_err(|e| format!("Redis: {e}"))?;
+                    .map_err(ClaimError::Redis)?;
                 Ok(set.is_some())
             }
         }
@@ -92,9 +129,9 @@ impl SessionBackend {
         url: &Url,
         ca: Option<&RootCertStore>,
         key: &SessionKey,
-    ) -> Result<Self, String> {
-        let mut config = Config::from_url(url.as_str())
-            .map_err(|e| format!("invalid setting SESSION_STORE: {e}"))?;
+        clock: Clock,
+    ) -> Result<Self, RedisSetupError> {
+        let mut config = Config::from_url(url.as_str()).map_err(RedisSetupError::Url)?;
         if let Some(roots) = ca {
             // ring named here, not taken from the process default: no second provider can
             // make the choice ambiguous.
@@ -102,7 +139,7 @@ impl SessionBackend {
                 rustls::crypto::ring::default_provider(),
             ))
             .with_safe_default_protocol_versions()
-            .map_err(|e| format!("cannot set up TLS to Redis: {e}"))?
+            .map_err(RedisSetupError::Tls)?
             .with_root_certificates(roots.clone())
             .with_no_client_auth();
             config.tls = Some(TlsConnector::from(tls).into());
@@ -115,7 +152,7 @@ impl SessionBackend {
             .with_performance_config(|p| p.default_command_timeout = REDIS_COMMAND_TIMEOUT)
             .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
             .build_pool(REDIS_POOL_SIZE)
-            .map_err(|e| format!("cannot set up the Redis session store: {e}"))?;
+            .map_err(RedisSetupError::Pool)?;
         pool.connect();
         match tokio::time::timeout(REDIS_COMMAND_TIMEOUT, pool.wait_for_connect()).await {
             Ok(Ok(())) => {}
@@ -128,34 +165,35 @@ impl SessionBackend {
                 "the Redis session store is not reachable yet; retrying in the background"
             ),
         }
+        let store = RedisStore::new(pool.clone(), key.storage_keys(), clock.clone());
         Ok(SessionBackend::Redis {
-            store: SealedStore::new(RedisStore::new(pool.clone()), key),
+            store: SealedStore::new(store, key),
             pool,
+            clock,
         })
     }
 
     /// Whether the store answers now (readiness).
-    pub async fn ping(&self) -> Result<(), String> {
+    pub async fn ping(&self) -> Result<(), PingError> {
         match self {
             SessionBackend::Memory { .. } => Ok(()),
             SessionBackend::Redis { pool, .. } => {
-                match tokio::time::timeout(Duration::from_secs(1), pool.ping::<String>(None)).await
-                {
+                match tokio::time::timeout(PING_TIMEOUT, pool.ping::<String>(None)).await {
                     Ok(Ok(_)) => Ok(()),
-                    Ok(Err(e)) => Err(format!("Redis: {e}")),
-                    Err(_) => Err("Redis did not answer in time".to_owned()),
+                    Ok(Err(e)) => Err(PingError::Redis(e)),
+                    Err(_) => Err(PingError::Timeout(PING_TIMEOUT)),
                 }
             }
         }
     }
 
-    /// Lets the memory store evict expired sessions even when no request comes: moka does its
-    /// housekeeping on access and runs no thread of its own, so an idle site would otherwise
-    /// keep abandoned sessions in memory until the next visitor.
-    pub async fn evict_expired(&self) {
+    /// One round of housekeeping at `now`: the memory store frees the sessions and claims
+    /// expired by then (moka runs no thread of its own, so an idle site would otherwise keep
+    /// abandoned sessions until the next visitor). Redis expires its keys itself.
+    pub async fn evict_expired_once(&self, now: Timestamp) {
         if let SessionBackend::Memory { store, claimed } = self {
-            let _ = store.load(&Id::default()).await;
-            claimed.run_pending_tasks().await;
+            store.evict_expired_once(now).await;
+            claimed.evict_expired_once(now).await;
         }
     }
 
@@ -195,5 +233,109 @@ impl SessionStore for SessionBackend {
             SessionBackend::Memory { store, .. } => store.delete(session_id).await,
             SessionBackend::Redis { store, .. } => store.delete(session_id).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use fred::prelude::Config;
+    use tower_sessions::cookie::time::{Duration as CookieDuration, OffsetDateTime};
+
+    use super::*;
+    use crate::domain::time::system_clock;
+
+    const SECRETS: [&str; 6] = [
+        "state-5ecret-9f8e7d",
+        "pkce-verifier-5ecret-a1b2c3",
+        "14842249091",
+        "FJORDKREDITT ASA",
+        "access-token-5ecret-d4e5f6",
+        "hunter2-redis-password",
+    ];
+
+    fn secret_record() -> Record {
+        Record {
+            id: Id::default(),
+            data: HashMap::from([
+                (
+                    "ngi.flow.pending".to_owned(),
+                    serde_json::json!(SECRETS[..2]),
+                ),
+                (
+                    "ngi.debt.shown".to_owned(),
+                    serde_json::json!(SECRETS[2..5]),
+                ),
+            ]),
+            expiry_date: OffsetDateTime::now_utc() + CookieDuration::minutes(5),
+        }
+    }
+
+    /// None of the secrets, nor the session id in any form (the cookie's base64, or the
+    /// number `Id`'s own `Debug` prints).
+    fn assert_no_secret(what: &str, shown: &str, id: &Id) {
+        let id_forms = [id.to_string(), id.0.to_string()];
+        for secret in SECRETS
+            .iter()
+            .copied()
+            .chain(id_forms.iter().map(String::as_str))
+        {
+            assert!(!shown.contains(secret), "{what} shows {secret:?}: {shown}");
+        }
+    }
+
+    #[tokio::test]
+    async fn no_session_type_shows_a_secret_in_its_debug_output() {
+        let clock = system_clock();
+        let memory = SessionBackend::memory(clock.clone());
+        let mut record = secret_record();
+        memory.create(&mut record).await.unwrap();
+        assert!(memory.claim_state(SECRETS[0]).await.unwrap());
+        let SessionBackend::Memory { store, claimed } = &memory else {
+            unreachable!()
+        };
+        memory.evict_expired_once(clock()).await;
+
+        let key = SessionKey::from_base64(&base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            [4u8; 32],
+        ))
+        .unwrap();
+        let sealed = SealedStore::new(MemoryStore::new(clock.clone()), &key);
+        let mut sealed_record = secret_record();
+        sealed.create(&mut sealed_record).await.unwrap();
+
+        let url = format!("redis://:{}@127.0.0.1:1/0", SECRETS[5]);
+        let pool = Builder::from_config(Config::from_url(&url).unwrap())
+            .build_pool(1)
+            .unwrap();
+        let redis = SessionBackend::Redis {
+            store: SealedStore::new(
+                RedisStore::new(pool.clone(), key.storage_keys(), clock.clone()),
+                &key,
+            ),
+            pool,
+            clock,
+        };
+
+        let shown = |value: &dyn std::fmt::Debug| [format!("{value:?}"), format!("{value:#?}")];
+        let all = [
+            ("the memory backend", shown(&memory)),
+            ("the memory store", shown(store)),
+            ("the memory claims", shown(claimed)),
+            ("the sealed store", shown(&sealed)),
+            ("the Redis backend", shown(&redis)),
+            ("the storage keys", shown(&key.storage_keys())),
+            ("the session key", shown(&key)),
+        ];
+        for (what, texts) in &all {
+            for text in texts {
+                assert_no_secret(what, text, &record.id);
+                assert_no_secret(what, text, &sealed_record.id);
+            }
+        }
+        // The kind and the count are what it does show.
+        assert_eq!(all[0].1[0], "SessionBackend::Memory { sessions: 1, .. }");
     }
 }

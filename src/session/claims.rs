@@ -3,16 +3,12 @@
 use crate::flow::receive::StateClaims;
 
 use super::SessionBackend;
-
-/// The claim set could not be reached.
-#[derive(Debug, thiserror::Error)]
-#[error("the record of used states: {0}")]
-pub struct ClaimFailed(String);
+use super::backend::ClaimError;
 
 impl StateClaims for SessionBackend {
-    type Error = ClaimFailed;
+    type Error = ClaimError;
 
-    async fn claim(&self, state_digest: &str) -> Result<bool, ClaimFailed> {
-        self.claim_state(state_digest).await.map_err(ClaimFailed)
+    async fn claim(&self, state_digest: &str) -> Result<bool, ClaimError> {
+        self.claim_state(state_digest).await
     }
 }

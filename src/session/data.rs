@@ -1,13 +1,15 @@
 //! The server-side session, one typed owner per key. No handler names a key as a string.
 //!
 //! Keys are namespaced `ngi.<area>.<thing>`. The access token is never stored: the debt summary
-//! is, for at most `DEBT_SHOWN_FOR`, and the pending flows with their PKCE verifiers.
+//! is, for at most `DEBT_SHOWN_FOR`, and the pending flows with their PKCE verifiers. Every
+//! function that judges by the time is given `now`.
 
 use jiff::{SignedDuration, Timestamp};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tower_sessions::cookie::time::{Duration as CookieDuration, OffsetDateTime};
+use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::Error;
+use tower_sessions::session_store;
 use tower_sessions::{Expiry, Session};
 
 use crate::domain::debt::DebtSummary;
@@ -15,6 +17,9 @@ use crate::flow::pending::{CompletedFlows, PendingFlows};
 
 /// How long fetched debt stays available to the debt page.
 pub const DEBT_SHOWN_FOR: SignedDuration = SignedDuration::from_mins(15);
+/// How long a session lives at most from its first write, however active: a session is a
+/// bearer credential to a person's debt page, and a stolen one must stop working on its own.
+pub const DEFAULT_SESSION_MAX_AGE: SignedDuration = SignedDuration::from_hours(1);
 
 /// Each value is kept as one JSON string, not as a tree of JSON values: the store clones a whole
 /// record on every load and save, and one string clones (and weighs) a fraction of a tree.
@@ -81,24 +86,27 @@ struct ShownDebt {
 impl DebtSession<'_> {
     const KEY: &'static str = "ngi.debt.shown";
 
-    /// Keeps the summary, and ends the whole session when it expires, so the store itself
-    /// drops the data then even if the person never comes back.
+    /// Keeps the summary. The session's own expiry follows it (`SessionLife::settle`): the
+    /// store drops the data when it goes stale even if the person never comes back.
     pub async fn store(&self, summary: DebtSummary, now: Timestamp) -> Result<(), Error> {
         let shown = ShownDebt {
             fetched_at: now,
             summary,
         };
-        insert_packed(self.0, Self::KEY, &shown).await?;
-        let shown_for = CookieDuration::seconds(DEBT_SHOWN_FOR.as_secs());
-        self.0.set_expiry(Some(Expiry::AtDateTime(
-            OffsetDateTime::now_utc() + shown_for,
-        )));
-        Ok(())
+        insert_packed(self.0, Self::KEY, &shown).await
     }
 
-    /// Forgets the summary (a new flow is starting).
+    /// Forgets the summary (a new flow is starting); the session's expiry then no longer
+    /// follows it.
     pub async fn clear(&self) -> Result<(), Error> {
         self.0.remove_value(Self::KEY).await.map(|_| ())
+    }
+
+    /// Until when the summary kept, if any, may be shown.
+    pub async fn shown_until(&self) -> Result<Option<Timestamp>, Error> {
+        Ok(get_packed::<ShownDebt>(self.0, Self::KEY)
+            .await?
+            .map(|shown| later(shown.fetched_at, DEBT_SHOWN_FOR)))
     }
 
     /// The summary while it is fresh; an expired one is deleted on the way.
@@ -115,5 +123,68 @@ impl DebtSession<'_> {
 
     pub async fn has_current(&self, now: Timestamp) -> Result<bool, Error> {
         Ok(self.current(now).await?.is_some())
+    }
+}
+
+/// `at + by`, or the end of time (not a panic) past jiff's range.
+fn later(at: Timestamp, by: SignedDuration) -> Timestamp {
+    at.checked_add(by).unwrap_or(Timestamp::MAX)
+}
+
+/// How long a session may live: `idle` without a change, `max_age` at most from its start.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLimits {
+    pub idle: SignedDuration,
+    pub max_age: SignedDuration,
+}
+
+/// When the session began (`ngi.session.started`), and so when it ends at the latest; and the
+/// one place that sets when the store drops a session.
+pub struct SessionLife<'a>(pub &'a Session);
+
+impl SessionLife<'_> {
+    const STARTED: &'static str = "ngi.session.started";
+
+    pub async fn started(&self) -> Result<Option<Timestamp>, Error> {
+        get_packed(self.0, Self::STARTED).await
+    }
+
+    /// Whether the session has lived `max_age` or more by `now`.
+    pub async fn is_over(&self, now: Timestamp, max_age: SignedDuration) -> Result<bool, Error> {
+        Ok(self
+            .started()
+            .await?
+            .is_some_and(|started| later(started, max_age) <= now))
+    }
+
+    /// Ends the session: its data goes, here and in the store, and the cookie with it. Whatever
+    /// the request writes next starts a new session under a new id.
+    pub async fn end(&self) -> Result<(), Error> {
+        self.0.flush().await
+    }
+
+    /// After a request that changed the session: records when it began (at its first write)
+    /// and sets when the store drops it — `idle` from now, but never past its maximum age, nor
+    /// past the moment the debt it holds goes stale. A new flow clears the debt, and with it
+    /// that earlier limit.
+    pub async fn settle(&self, now: Timestamp, limits: SessionLimits) -> Result<(), Error> {
+        if !self.0.is_modified() || self.0.is_empty().await {
+            return Ok(());
+        }
+        let started = match self.started().await? {
+            Some(started) => started,
+            None => {
+                insert_packed(self.0, Self::STARTED, &now).await?;
+                now
+            }
+        };
+        let mut until = later(now, limits.idle).min(later(started, limits.max_age));
+        if let Some(stale) = DebtSession(self.0).shown_until().await? {
+            until = until.min(stale);
+        }
+        let until = OffsetDateTime::from_unix_timestamp_nanos(until.as_nanosecond())
+            .map_err(|e| Error::Store(session_store::Error::Encode(e.to_string())))?;
+        self.0.set_expiry(Some(Expiry::AtDateTime(until)));
+        Ok(())
     }
 }

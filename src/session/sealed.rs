@@ -1,6 +1,9 @@
 //! Session data sealed before it leaves the process. A session may hold a person's debt and
 //! national identity number; in a shared Redis (and its backups) that is personal data at rest,
-//! so the store only ever sees XChaCha20-Poly1305 ciphertext under a key from `SESSION_KEY`.
+//! so the store only ever sees XChaCha20-Poly1305 ciphertext under a key derived from `SESSION_KEY`.
+//! Each ciphertext is bound (as its associated data) to the storage key of its session, a keyed
+//! hash of the session id: a blob copied under another session's key, by someone who can write
+//! to the store, does not open there.
 
 use std::collections::HashMap;
 
@@ -14,41 +17,19 @@ use serde_json::Value;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
+pub use super::keys::SessionKey;
+use super::keys::StorageKeys;
+
 /// The one key a sealed record carries in place of its data.
 const SEALED: &str = "sealed";
-/// Bound into every ciphertext with the session's id, so a blob sealed for another purpose, or
-/// for another session (copied under another id by someone who can write to Redis), does not
-/// open here.
-const ASSOCIATED: &str = "ngi-consent session v1";
 const NONCE_BYTES: usize = 24;
-
-/// The session key: 32 bytes, given base64-encoded. `Debug` never shows it.
-#[derive(Clone)]
-pub struct SessionKey([u8; 32]);
-
-impl std::fmt::Debug for SessionKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SessionKey([redacted])")
-    }
-}
-
-impl SessionKey {
-    pub fn from_base64(encoded: &str) -> Result<Self, String> {
-        let bytes = STANDARD
-            .decode(encoded.trim())
-            .map_err(|_| "not base64 (make one with: openssl rand -base64 32)".to_owned())?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| "must be 32 bytes, base64-encoded (openssl rand -base64 32)".to_owned())?;
-        Ok(Self(key))
-    }
-}
 
 /// A session store whose records' data is sealed on the way in and opened on the way out.
 #[derive(Clone)]
 pub struct SealedStore<S> {
     inner: S,
     cipher: XChaCha20Poly1305,
+    keys: StorageKeys,
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for SealedStore<S> {
@@ -63,7 +44,8 @@ impl<S> SealedStore<S> {
     pub fn new(inner: S, key: &SessionKey) -> Self {
         Self {
             inner,
-            cipher: XChaCha20Poly1305::new(&key.0.into()),
+            cipher: XChaCha20Poly1305::new(&key.sealing_key().into()),
+            keys: key.storage_keys(),
         }
     }
 
@@ -72,7 +54,7 @@ impl<S> SealedStore<S> {
             .map_err(|e| session_store::Error::Encode(e.to_string()))?;
         let mut nonce = [0u8; NONCE_BYTES];
         rand::rng().fill_bytes(&mut nonce);
-        let aad = associated(&record.id);
+        let aad = self.keys.session(&record.id);
         let sealed = self
             .cipher
             .encrypt(
@@ -96,7 +78,7 @@ impl<S> SealedStore<S> {
             return None;
         }
         let (nonce, sealed) = blob.split_at(NONCE_BYTES);
-        let aad = associated(&record.id);
+        let aad = self.keys.session(&record.id);
         let plain = self
             .cipher
             .decrypt(
@@ -110,10 +92,6 @@ impl<S> SealedStore<S> {
         record.data = serde_json::from_slice(&plain).ok()?;
         Some(record)
     }
-}
-
-fn associated(id: &Id) -> String {
-    format!("{ASSOCIATED} {id}")
 }
 
 #[async_trait]
@@ -234,13 +212,5 @@ mod tests {
 
         assert!(store.load(&copied.id).await.unwrap().is_none());
         assert!(store.load(&victim.id).await.unwrap().is_some());
-    }
-
-    #[test]
-    fn the_key_must_be_32_base64_bytes_and_never_prints() {
-        assert!(SessionKey::from_base64("not base64!").is_err());
-        assert!(SessionKey::from_base64(&STANDARD.encode([0u8; 16])).is_err());
-        let key = key(9);
-        assert_eq!(format!("{key:?}"), "SessionKey([redacted])");
     }
 }

@@ -21,7 +21,8 @@ async fn ready(State(app): State<AppState>) -> impl IntoResponse {
     match app.sessions.ping().await {
         Ok(()) => (StatusCode::OK, "ready".to_owned()),
         Err(e) => {
-            tracing::warn!(error = %e, "not ready: the session store does not answer");
+            let error = crate::session::with_causes(&e);
+            tracing::warn!(error, "not ready: the session store does not answer");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!(

@@ -9,6 +9,7 @@ pub mod landing;
 pub mod pages;
 pub mod ratelimit;
 pub mod security;
+pub mod session_life;
 
 use std::sync::Arc;
 
@@ -18,13 +19,7 @@ use jiff::Timestamp;
 use crate::domain::scope::ConsentScope;
 use crate::ngi::client::NgiClient;
 
-/// The time, as a parameter: the system clock in production, a hand-set one in tests.
-pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
-
-/// The system clock.
-pub fn system_clock() -> Clock {
-    Arc::new(Timestamp::now)
-}
+pub use crate::domain::time::{Clock, system_clock};
 
 /// What handlers share: one `Arc`, so the clone axum makes for every handler and middleware is
 /// a reference count, not a copy.
@@ -52,6 +47,8 @@ pub struct Shared {
     /// https: cookies get `Secure` and the `__Host-` prefix.
     pub secure_cookies: bool,
     pub sessions: crate::session::SessionBackend,
+    /// How long a session may be idle, and live at all.
+    pub session_limits: crate::session::data::SessionLimits,
     /// `PUBLIC_URL`'s origin, as browsers send it in `Origin`.
     pub public_origin: String,
     pub clock: Clock,

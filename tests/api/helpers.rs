@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use jiff::{SignedDuration, Timestamp};
 use ngi_consent::config::{ServeArgs, Settings};
+use ngi_consent::session::SessionBackend;
 use ngi_consent::simulator::{self, ClientRegistration, SimulatorConfig, SimulatorHandle};
 use ngi_consent::startup::Application;
 use reqwest::header::LOCATION;
@@ -38,6 +39,11 @@ impl TestClock {
     pub fn advance(&self, by: SignedDuration) {
         self.0.fetch_add(by.as_secs(), Ordering::SeqCst);
     }
+    /// This clock as the site takes it.
+    pub fn as_clock(&self) -> ngi_consent::web::Clock {
+        let clock = self.clone();
+        Arc::new(move || clock.now())
+    }
 }
 
 pub struct TestApp {
@@ -45,6 +51,8 @@ pub struct TestApp {
     pub sim: SimulatorHandle,
     pub client: reqwest::Client,
     pub clock: TestClock,
+    /// The site's session store, when the test's helper built the site.
+    pub sessions: Option<SessionBackend>,
 }
 
 /// What a test may change before the app starts.
@@ -101,10 +109,10 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let settings = Settings::from_args(args).unwrap();
 
     let clock = TestClock::new();
-    let clock_for_app = clock.clone();
-    let app = Application::build_with(listener, settings, Arc::new(move || clock_for_app.now()))
+    let app = Application::build_with(listener, settings, clock.as_clock())
         .await
         .unwrap();
+    let sessions = app.sessions().clone();
     tokio::spawn(app.run_until(std::future::pending()));
 
     TestApp {
@@ -112,6 +120,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         sim,
         client: browser(),
         clock,
+        sessions: Some(sessions),
     }
 }
 
@@ -243,7 +252,12 @@ impl TestApp {
         self.get_url(to_debt).await
     }
 
-    /// The value of the session cookie this client holds for the site, if any.
+    /// The site's session store (built by `spawn_app_with`).
+    pub fn sessions(&self) -> &SessionBackend {
+        self.sessions.as_ref().unwrap()
+    }
+
+    /// The `Set-Cookie` header of the session cookie in this response, if any.
     pub fn session_cookie(&self, response: &Response) -> Option<String> {
         response
             .headers()
@@ -265,4 +279,16 @@ pub fn callback_with(app: &TestApp, params: &[(&str, &str)]) -> Url {
 
 pub async fn body(response: Response) -> String {
     response.text().await.unwrap()
+}
+
+/// The value of a session cookie's `Set-Cookie` header: the session id.
+pub fn cookie_value(set_cookie: &str) -> String {
+    set_cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned()
 }

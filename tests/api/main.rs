@@ -7,6 +7,8 @@ mod flow;
 mod helpers;
 mod operations;
 mod pages;
+mod session_life;
+mod session_store;
 mod sessions;
 mod simulator;
 mod startup;
