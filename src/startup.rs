@@ -249,7 +249,13 @@ fn router(
     let pages = person_facing(web::pages(rate_limit), &state, sessions);
 
     let statics = Router::new()
-        .nest_service(paths::STATIC, ServeDir::new("static"))
+        // No redirect from a directory to its index: ServeDir builds that Location from the
+        // path after the prefix, so `/static///readme` would send the browser to `//readme/`,
+        // another host. There is no index page under static/ to redirect to.
+        .nest_service(
+            paths::STATIC,
+            ServeDir::new("static").append_index_html_on_directories(false),
+        )
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=3600"),
