@@ -4,6 +4,7 @@
 mod callback_errors;
 mod flow;
 mod helpers;
+mod hostile;
 mod operations;
 mod pages;
 mod sessions;
