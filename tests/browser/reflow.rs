@@ -1,6 +1,7 @@
 //! WCAG 1.4.10 (reflow): at 320 CSS pixels wide, no page of the site or of the simulator scrolls
 //! sideways, in either language. Long Norwegian compounds ("gjeldsopplysningene") must wrap.
 //! Every page a browser can reach is visited; failures name the page and the offending elements.
+//! Each page must also name its language, and Norwegian pages ask for hyphenation.
 
 use fantoccini::Client;
 use ngi_consent::config::{ServeArgs, Settings};
@@ -82,8 +83,8 @@ struct Report {
 }
 
 impl Report {
-    /// Checks the current page, remembered as `name`.
-    async fn check(&mut self, client: &Client, name: &str) -> TestResult {
+    /// Checks the current page, remembered as `name`, which should be in `lang`.
+    async fn check(&mut self, client: &Client, name: &str, lang: &str) -> TestResult {
         let width: i64 = client
             .execute("return document.documentElement.clientWidth;", vec![])
             .await?
@@ -92,7 +93,21 @@ impl Report {
         assert_eq!(width, i64::from(REFLOW_WIDTH), "the viewport is not 320 px");
         // The path only: a callback's query holds a state value.
         let url = client.current_url().await?.path().to_owned();
-        let found = overflow(client).await?;
+        let mut found = overflow(client).await?;
+        // Hyphenation needs the page's language; Norwegian pages ask for it.
+        let style = client
+            .execute(
+                "const s = getComputedStyle(document.body); \
+                 return [document.documentElement.lang, s.hyphens || s.webkitHyphens];",
+                vec![],
+            )
+            .await?;
+        if style[0] != lang {
+            found.push(format!("<html lang> is {}, not {lang:?}", style[0]));
+        }
+        if lang == "nb" && style[1] != "auto" {
+            found.push(format!("hyphens is {}, not auto", style[1]));
+        }
         if !found.is_empty() {
             self.failures
                 .push(format!("{name} ({url}):\n  - {}", found.join("\n  - ")));
@@ -142,7 +157,7 @@ async fn no_page_scrolls_sideways_at_320_css_pixels_in_either_language() -> Test
     let walked = visit_every_page(&browser, &site, &sim, &mut report).await;
     assert!(
         report.failures.is_empty(),
-        "{} of {} pages scroll sideways at {REFLOW_WIDTH} px:\n{}",
+        "{} of {} pages fail the reflow checks at {REFLOW_WIDTH} px:\n{}",
         report.failures.len(),
         report.pages.len(),
         report.failures.join("\n")
@@ -164,59 +179,69 @@ async fn visit_every_page(
         let page = |name: &str| format!("{lang}: {name}");
 
         goto(browser, &format!("{site}?lang={lang}")).await?;
-        report.check(browser, &page("landing")).await?;
+        report.check(browser, &page("landing"), lang).await?;
 
         fill(browser, "#nin", "12345678901").await?;
         click_and_wait_for_navigation(browser, "form.start button[type=submit]").await?;
         report
-            .check(browser, &page("landing, number refused"))
+            .check(browser, &page("landing, number refused"), lang)
             .await?;
 
         goto(browser, &format!("{site}debt")).await?;
-        report.check(browser, &page("no debt to show")).await?;
+        report
+            .check(browser, &page("no debt to show"), lang)
+            .await?;
         goto(browser, &format!("{site}no/such/page")).await?;
-        report.check(browser, &page("page not found")).await?;
+        report.check(browser, &page("page not found"), lang).await?;
         goto(browser, &format!("{site}v1/callback")).await?;
         report
-            .check(browser, &page("callback, bad request"))
+            .check(browser, &page("callback, bad request"), lang)
             .await?;
         goto(browser, &format!("{site}v1/callback?code=c&state=unknown")).await?;
         report
-            .check(browser, &page("callback, flow unknown"))
+            .check(browser, &page("callback, flow unknown"), lang)
             .await?;
 
         // The simulator's pages (Norwegian only) along a whole flow, and the debt pages.
         to_ngi_login(browser, site, lang).await?;
-        report.check(browser, &page("simulator login")).await?;
+        report
+            .check(browser, &page("simulator login"), "nb")
+            .await?;
         fill(browser, "#nin", "12345678901").await?;
         click_and_wait_for_navigation(browser, "form[novalidate] button[type=submit]").await?;
         report
-            .check(browser, &page("simulator login, number refused"))
+            .check(browser, &page("simulator login, number refused"), "nb")
             .await?;
         click_and_wait_for_navigation(browser, "button[name=nin][value='29868099311']").await?;
-        report.check(browser, &page("simulator consent")).await?;
+        report
+            .check(browser, &page("simulator consent"), "nb")
+            .await?;
         click_and_wait_for_navigation(browser, "button[name=decision][value=accept]").await?;
         report
-            .check(browser, &page("debt page, a creditor missing"))
+            .check(browser, &page("debt page, a creditor missing"), lang)
             .await?;
 
         to_ngi_login(browser, site, lang).await?;
         log_in_and_decide(browser, "14842249091", "accept").await?;
-        report.check(browser, &page("debt page")).await?;
+        report.check(browser, &page("debt page"), lang).await?;
 
         to_ngi_login(browser, site, lang).await?;
         log_in_and_decide(browser, "14842249091", "decline").await?;
-        report.check(browser, &page("consent declined")).await?;
+        report
+            .check(browser, &page("consent declined"), lang)
+            .await?;
 
         to_ngi_login(browser, site, lang).await?;
         click_and_wait_for_navigation(browser, "form.cancel-form button").await?;
-        report.check(browser, &page("login cancelled")).await?;
+        report
+            .check(browser, &page("login cancelled"), lang)
+            .await?;
 
         goto(browser, &format!("{site}?lang={lang}")).await?;
         fill(browser, "#nin", "14842249091").await?;
         click_and_wait_for_navigation(browser, "form.start button[type=submit]").await?;
         log_in_and_decide(browser, "29868099311", "accept").await?;
-        report.check(browser, &page("another person")).await?;
+        report.check(browser, &page("another person"), lang).await?;
 
         for (name, endpoint, fault) in [
             ("token refused", Endpoint::Token, Fault::status(400)),
@@ -228,16 +253,16 @@ async fn visit_every_page(
             to_ngi_login(browser, site, lang).await?;
             log_in_and_decide(browser, "14842249091", "accept").await?;
             sim.set_fault(endpoint, None);
-            report.check(browser, &page(name)).await?;
+            report.check(browser, &page(name), lang).await?;
         }
 
         goto(browser, &format!("{ngi}oauth2/auth")).await?;
         report
-            .check(browser, &page("simulator, bad request"))
+            .check(browser, &page("simulator, bad request"), "nb")
             .await?;
         goto(browser, &format!("{ngi}no/such/page")).await?;
         report
-            .check(browser, &page("simulator, page not found"))
+            .check(browser, &page("simulator, page not found"), "nb")
             .await?;
     }
 
