@@ -28,11 +28,11 @@ use crate::config::{self, NgiTarget, SessionStoreKind, Settings};
 use crate::error::{AppError, ErrorKind};
 use crate::ngi::client::{NgiClient, NgiConfig};
 use crate::paths;
+use crate::session::SessionBackend;
 use crate::simulator::{self, ClientRegistration, SimulatorConfig, SimulatorHandle};
 use crate::web::context::page_context;
 use crate::web::ratelimit::{self, RateLimit};
 use crate::web::security::SecurityHeaders;
-use crate::session::SessionBackend;
 use crate::web::{self, AppState, Clock};
 
 /// The largest request body accepted (the only form is the landing form).
