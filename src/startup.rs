@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, header};
 use axum::middleware;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use jiff::SignedDuration;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -282,20 +282,16 @@ fn router(
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(idle));
 
-    let pages = web::pages(rate_limit)
-        .fallback(not_found)
-        // A panic (none is known to be reachable) becomes the generic error page.
-        .layer(CatchPanicLayer::custom(
-            |_: Box<dyn std::any::Any + Send>| {
-                AppError::with_cause(ErrorKind::Internal, "a handler panicked").into_response()
-            },
-        ))
-        .layer(middleware::from_fn_with_state(state.clone(), session_life))
-        .layer(sessions)
-        .layer(middleware::from_fn_with_state(state.clone(), page_context));
+    let pages = person_facing(web::pages(rate_limit), &state, sessions);
 
     let statics = Router::new()
-        .nest_service(paths::STATIC, ServeDir::new("static"))
+        // No redirect from a directory to its index: ServeDir builds that Location from the
+        // path after the prefix, so `/static///readme` would send the browser to `//readme/`,
+        // another host. There is no index page under static/ to redirect to.
+        .nest_service(
+            paths::STATIC,
+            ServeDir::new("static").append_index_html_on_directories(false),
+        )
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=3600"),
@@ -344,6 +340,30 @@ fn router(
         .with_state(state)
 }
 
+/// The person-facing pages with their layers, innermost first: unknown paths get the not-found
+/// page, a panic (none is known to be reachable) becomes the generic error page, then the
+/// session, then the page context, which renders the pages of both.
+fn person_facing(
+    pages: Router<AppState>,
+    state: &AppState,
+    sessions: SessionManagerLayer<SessionBackend>,
+) -> Router<AppState> {
+    pages
+        .fallback(not_found)
+        .layer(CatchPanicLayer::custom(
+            panic_page as fn(Box<dyn std::any::Any + Send>) -> Response,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), session_life))
+        .layer(sessions)
+        .layer(middleware::from_fn_with_state(state.clone(), page_context))
+}
+
+/// What a panic becomes: the generic error page (the panic's message may hold anything, so it
+/// is not logged).
+fn panic_page(_: Box<dyn std::any::Any + Send>) -> Response {
+    AppError::with_cause(ErrorKind::Internal, "a handler panicked").into_response()
+}
+
 async fn not_found() -> AppError {
     AppError::new(ErrorKind::NotFound)
 }
@@ -370,15 +390,88 @@ fn local_url(addr: SocketAddr) -> Result<Url, StartupError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
-    use std::collections::HashMap;
+    use std::sync::Arc;
+    use std::time::Duration;
 
+    use axum::body::Body;
+    use axum::http::{Request as HttpRequest, StatusCode};
+    use axum::routing::get;
+    use oauth2::{ClientId, ClientSecret};
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::i18n::Lang;
     use jiff::Timestamp;
+    use std::collections::HashMap;
     use tower_sessions::SessionStore;
     use tower_sessions::cookie::time::OffsetDateTime;
     use tower_sessions::session::{Id, Record};
 
-    use super::*;
+    fn state() -> AppState {
+        let local = Url::parse("http://127.0.0.1:9/").unwrap();
+        let ngi = NgiClient::new(NgiConfig {
+            access: local.clone(),
+            api: local.clone(),
+            client_id: ClientId::new("client".into()),
+            client_secret: ClientSecret::new("secret".into()),
+            redirect_uri: local.join(paths::CALLBACK).unwrap(),
+            scope: "debt.unsecured.presentation".parse().unwrap(),
+            pkce: true,
+            issuer: Some(local.to_string()),
+            timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+        })
+        .unwrap();
+        AppState::new(web::Shared {
+            ngi: Arc::new(ngi),
+            scope: "debt.unsecured.presentation".parse().unwrap(),
+            simulated: false,
+            secure_cookies: false,
+            sessions: SessionBackend::memory(web::system_clock()),
+            session_limits: SessionLimits {
+                idle: SignedDuration::from_mins(30),
+                max_age: DEFAULT_SESSION_MAX_AGE,
+            },
+            public_origin: "http://127.0.0.1:9".into(),
+            clock: web::system_clock(),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_with_the_error_page_in_the_persons_language() {
+        let state = state();
+        async fn panics() -> &'static str {
+            panic!("a handler gave up")
+        }
+        let pages = Router::new().route("/panics", get(panics));
+        let sessions = SessionManagerLayer::new(state.sessions.clone());
+        let app = person_facing(pages, &state, sessions).with_state(state);
+
+        let response = app
+            .oneshot(
+                HttpRequest::get("/panics?lang=en")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap();
+        assert!(content_type.starts_with("text/html"), "{content_type}");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let html = String::from_utf8(body.to_vec()).unwrap();
+        assert!(html.contains("<html lang=\"en\""), "{html}");
+        assert!(
+            html.contains(ErrorKind::Internal.text(Lang::En.texts()).title),
+            "{html}"
+        );
+        assert!(!html.contains("a handler gave up"));
+    }
 
     #[tokio::test]
     async fn a_housekeeping_round_evicts_the_sessions_expired_by_its_time() {

@@ -2,7 +2,8 @@
 //! Request logs name the route, never the URI (the callback's query holds the code and state).
 
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::{DefaultFields, Format, Json, JsonFields};
+use tracing_subscriber::fmt::{MakeWriter, SubscriberBuilder};
 
 use crate::config::LogFormat;
 
@@ -23,19 +24,52 @@ pub fn init_with<W>(format: LogFormat, filter: EnvFilter, writer: W)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    // Colour codes only for a person at a terminal: in a log file they are noise (and cost).
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(writer);
+    let builder = builder(filter, writer);
+    // The builders' own `try_init` also routes the `log` crate into tracing, at the filter's level.
     let _ = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(true)
-            .try_init(),
+        LogFormat::Json => json(builder).try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };
+}
+
+/// The subscriber [`init_with`] installs, as a value: tests install it for one thread only, so
+/// one test binary can read both formats.
+pub fn dispatch<W>(format: LogFormat, filter: EnvFilter, writer: W) -> tracing::Dispatch
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let builder = builder(filter, writer);
+    match format {
+        LogFormat::Json => json(builder).finish().into(),
+        LogFormat::Pretty => builder.compact().finish().into(),
+    }
+}
+
+fn builder<W>(
+    filter: EnvFilter,
+    writer: W,
+) -> SubscriberBuilder<DefaultFields, Format, EnvFilter, W>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    // Colour codes only for a person at a terminal: in a log file they are noise (and cost).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(writer)
+}
+
+/// One JSON object a line, the event's fields at the top level, with the request span's fields.
+fn json<W>(
+    builder: SubscriberBuilder<DefaultFields, Format, EnvFilter, W>,
+) -> SubscriberBuilder<JsonFields, Format<Json>, EnvFilter, W>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    builder
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(true)
 }

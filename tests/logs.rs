@@ -271,3 +271,282 @@ async fn an_outcome_line_carries_its_cause() {
         "callback refused: no pending flow with that state in this session"
     );
 }
+
+/// Runs `work` with the log lines of this thread written in `format` to a buffer of its own, and
+/// returns them. The test's runtime has one thread, and the site and the simulator it starts run
+/// on it, so their lines are all here (and in no other test's buffer).
+async fn logged_in(format: LogFormat, work: impl std::future::Future<Output = ()>) -> String {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let dispatch = ngi_consent::telemetry::dispatch(
+        format,
+        EnvFilter::new("info,ngi_consent=debug"),
+        move || writer.clone(),
+    );
+    let guard = tracing::dispatcher::set_default(&dispatch);
+    work.await;
+    drop(guard);
+    String::from_utf8(logs.0.lock().unwrap().clone()).unwrap()
+}
+
+/// The text without ANSI colour sequences (the pretty format colours its output on a terminal).
+fn without_ansi(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // ESC [ parameters, ended by a letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+}
+
+/// A value that tries to end the log line and start a fake one of each format.
+const FORGED: &str = "x\r\n2026-01-01T00:00:00.000000Z ERROR FORGED line\n{\"level\":\"ERROR\",\"message\":\"FORGED\"}\rFORGED";
+
+/// Sends `FORGED` in every input a request carries: path, query, headers, cookies, form fields,
+/// the callback's parameters, the simulator's forms, and NGI's error answers.
+async fn hostile_requests() {
+    let app = spawn_app().await;
+    let enc = |s: &str| -> String { url::form_urlencoded::byte_serialize(s.as_bytes()).collect() };
+    let forged = enc(FORGED);
+    for path in [
+        format!("/no/such/{forged}"),
+        format!("/?lang={forged}"),
+        format!("/debt?{forged}={forged}"),
+        format!("/v1/callback?error={forged}&error_description={forged}&state={forged}"),
+        format!("/v1/callback?code={forged}&state={forged}&iss={forged}"),
+        format!("/static/{forged}"),
+        format!("/consent/start?next={forged}"),
+    ] {
+        let response = app.get(&path).await;
+        assert!(!response.status().is_server_error(), "{path}");
+    }
+    // Header values cannot hold CR or LF; what they can hold is sent.
+    let escaped = "x\tFORGED %0d%0a FORGED";
+    let response = app
+        .client
+        .post(app.url("/consent/start"))
+        .header("user-agent", escaped)
+        .header("accept-language", escaped)
+        .header("referer", escaped)
+        .header("x-forwarded-for", escaped)
+        .header("cookie", format!("ngi_lang={forged}; ngi_session={forged}"))
+        .form(&[("nin", FORGED), (FORGED, FORGED)])
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_client_error());
+    // The simulator's login form.
+    let authorize = app.start().await;
+    let login = assert_redirect(&app.get_url(authorize).await);
+    let tx = query(&login)["tx"].clone();
+    for form in [
+        vec![("tx", tx.as_str()), ("nin", FORGED), ("action", "login")],
+        vec![("tx", FORGED), ("nin", PERSON_1), ("action", FORGED)],
+    ] {
+        app.client
+            .post(login.join("/testid/login").unwrap())
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+    }
+    // NGI's error answers, with the value as error code, description and trace id.
+    let ngi_error = serde_json::json!({
+        "error": FORGED, "error_description": FORGED, "trace_id": FORGED,
+    })
+    .to_string();
+    for (endpoint, status) in [
+        (Endpoint::Token, 400),
+        (Endpoint::Debt, 403),
+        (Endpoint::Debt, 500),
+    ] {
+        let callback = app.consent_as(PERSON_1).await;
+        app.sim.set_fault(
+            endpoint,
+            Some(Fault::Respond {
+                status,
+                content_type: "application/json".into(),
+                body: ngi_error.clone(),
+            }),
+        );
+        assert!(app.get_url(callback).await.status().is_server_error());
+        app.sim.set_fault(endpoint, None);
+    }
+}
+
+#[tokio::test]
+async fn line_breaks_in_any_input_cannot_forge_a_json_log_line() {
+    let logs = logged_in(LogFormat::Json, hostile_requests()).await;
+
+    assert!(
+        logs.to_ascii_lowercase().contains("forged"),
+        "the hostile values were not logged at all: the test proves nothing"
+    );
+    assert!(!logs.contains('\r'), "a carriage return is in the logs");
+    for line in logs.lines() {
+        let record: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("a line is not one JSON record ({e}): {line}"));
+        assert!(record.is_object() && record["level"].is_string(), "{line}");
+    }
+}
+
+#[tokio::test]
+async fn line_breaks_in_any_input_cannot_forge_a_pretty_log_line() {
+    let logs = without_ansi(&logged_in(LogFormat::Pretty, hostile_requests()).await);
+
+    assert!(
+        logs.to_ascii_lowercase().contains("forged"),
+        "the hostile values were not logged at all: the test proves nothing"
+    );
+    assert!(!logs.contains('\r'), "a carriage return is in the logs");
+    for line in logs.lines() {
+        // Every record starts with its time, `2026-12-01T12:00:00.123456Z`.
+        let shape = "dddd-dd-ddTdd:dd:dd.";
+        let timed = line.chars().count() > shape.len()
+            && shape.chars().zip(line.chars()).all(|(want, got)| {
+                if want == 'd' {
+                    got.is_ascii_digit()
+                } else {
+                    want == got
+                }
+            });
+        assert!(
+            timed,
+            "a line does not start with the time of a real record: {line:?}"
+        );
+        assert!(!line.starts_with("2026-01-01T00:00:00"), "{line:?}");
+    }
+}
+
+#[tokio::test]
+async fn error_codes_and_trace_ids_from_ngi_are_logged_cut_to_a_fixed_length() {
+    let long_code = format!("invalid_consent_{}", "c".repeat(5_000));
+    let long_trace = format!("trace-{}", "7".repeat(5_000));
+    let logs = logged_in(LogFormat::Json, async {
+        let app = spawn_app().await;
+        for (endpoint, status) in [(Endpoint::Token, 400), (Endpoint::Debt, 403)] {
+            let callback = app.consent_as(PERSON_1).await;
+            app.sim.set_fault(
+                endpoint,
+                Some(Fault::Respond {
+                    status,
+                    content_type: "application/json".into(),
+                    body: serde_json::json!({ "error": long_code, "trace_id": long_trace })
+                        .to_string(),
+                }),
+            );
+            assert_eq!(app.get_url(callback).await.status(), 502);
+            app.sim.set_fault(endpoint, None);
+        }
+    })
+    .await;
+
+    // 64 characters of each reach the log, no more.
+    let code_logged = &long_code[..64];
+    let trace_logged = &long_trace[..64];
+    let refused = lines_of(&logs, "token_refused");
+    let not_valid = lines_of(&logs, "consent_not_valid");
+    assert_eq!((refused.len(), not_valid.len()), (1, 1), "{logs}");
+    assert!(refused[0].contains(code_logged), "{}", refused[0]);
+    assert!(not_valid[0].contains(code_logged), "{}", not_valid[0]);
+    assert!(not_valid[0].contains(trace_logged), "{}", not_valid[0]);
+    assert!(
+        !logs.contains(&long_code[..65]),
+        "an error code is logged whole"
+    );
+    assert!(
+        !logs.contains(&long_trace[..65]),
+        "a trace id is logged whole"
+    );
+}
+
+/// The JSON lines whose `error.kind` is `kind`, as text.
+fn lines_of(logs: &str, kind: &str) -> Vec<String> {
+    logs.lines()
+        .filter(|line| {
+            serde_json::from_str::<Value>(line).is_ok_and(|record| record["error.kind"] == kind)
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn cookie_values_and_authorization_headers_never_reach_the_logs() {
+    for format in [LogFormat::Json, LogFormat::Pretty] {
+        let mut secrets: Vec<String> = vec![
+            "cookie-secret-6f1d2a".into(),
+            "bearer-secret-93be07".into(),
+            "basic-secret-d4a8c1".into(),
+        ];
+        let mut seen = Vec::new();
+        let logs = logged_in(format, async {
+            let app = spawn_app().await;
+            // A real session, so its cookie is one the site knows.
+            let callback = app.consent_as(PERSON_1).await;
+            let answer = app.get_url(callback).await;
+            let session = app.session_cookie(&answer).unwrap();
+            let session_value = session
+                .split(';')
+                .next()
+                .and_then(|pair| pair.split_once('='))
+                .map(|(_, value)| value.to_owned())
+                .unwrap();
+            seen.push(session_value.clone());
+            let basic = {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD.encode("user:basic-secret-d4a8c1")
+            };
+            seen.push(basic.clone());
+            let cookie =
+                format!("ngi_session={session_value}; ngi_lang=en; tracker=cookie-secret-6f1d2a");
+            for (path, authorization) in [
+                ("/", "Bearer bearer-secret-93be07".to_owned()),
+                ("/debt", format!("Basic {basic}")),
+                ("/no/such/page", "Bearer bearer-secret-93be07".to_owned()),
+                ("/v1/callback?code=c&state=s", format!("Basic {basic}")),
+                ("/healthz", "Bearer bearer-secret-93be07".to_owned()),
+                ("/static/app.css", "Bearer bearer-secret-93be07".to_owned()),
+            ] {
+                reqwest::Client::new()
+                    .get(app.url(path))
+                    .header("cookie", &cookie)
+                    .header("authorization", authorization)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            let response = reqwest::Client::new()
+                .post(app.url("/consent/start"))
+                .header("cookie", &cookie)
+                .header("authorization", "Bearer bearer-secret-93be07")
+                .form(&[("nin", "")])
+                .send()
+                .await
+                .unwrap();
+            assert!(!response.status().is_server_error());
+        })
+        .await;
+        secrets.append(&mut seen);
+
+        assert!(
+            logs.contains("/debt") && logs.contains("/v1/callback"),
+            "the requests were not logged: {logs}"
+        );
+        for secret in &secrets {
+            assert!(
+                !logs.contains(secret.as_str()),
+                "{format:?}: a cookie or Authorization value ({}…) is in the logs",
+                &secret[..6]
+            );
+        }
+    }
+}

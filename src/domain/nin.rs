@@ -5,10 +5,14 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-/// Weights for the first check digit (over digits 1–9).
-const WEIGHTS_K1: [u32; 9] = [3, 7, 6, 1, 8, 9, 4, 5, 2];
-/// Weights for the second check digit (over digits 1–10).
-const WEIGHTS_K2: [u32; 10] = [5, 4, 3, 2, 7, 6, 5, 4, 3, 2];
+/// Weights for the first check digit (over digits 1–10, the check digit itself weighing 1).
+const WEIGHTS_K1: [u32; 10] = [3, 7, 6, 1, 8, 9, 4, 5, 2, 1];
+/// Weights for the second check digit (over digits 1–11, the check digit itself weighing 1).
+const WEIGHTS_K2: [u32; 11] = [5, 4, 3, 2, 7, 6, 5, 4, 3, 2, 1];
+/// The remainders the first weighted sum may leave: 0 for numbers issued before 2032, 0–3 for
+/// those issued from 1 January 2032 (Skatteetaten, "Nytt fødselsnummer fra 2032"). Both series
+/// are valid at once, so there is no date switch.
+const K1_REMAINDERS: [u32; 4] = [0, 1, 2, 3];
 
 /// Why a string is not a national identity number. The messages never repeat the number itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -42,8 +46,10 @@ impl Nin {
     /// plausible date and carry both mod-11 check digits.
     ///
     /// The date allows D-numbers (day + 40), H-numbers (month + 40) and synthetic test persons
-    /// (month + 80). The century is not derived from the individual number; 29 February is
-    /// accepted when the two-digit year is divisible by four.
+    /// (month + 80). Both check-digit series are accepted: the one before 2032 and the one from
+    /// 2032 (see [`K1_REMAINDERS`]). Neither the century nor gender is derived from the number
+    /// (from 2032 the individual number carries neither); 29 February is accepted when the
+    /// two-digit year is divisible by four.
     pub fn parse(input: &str) -> Result<Nin, NinError> {
         let trimmed = input.trim();
         let count = trimmed.chars().count();
@@ -58,9 +64,7 @@ impl Nin {
         if !plausible_date(&digits) {
             return Err(NinError::NotADate);
         }
-        let k1 = check_digit(&digits[..9], &WEIGHTS_K1);
-        let k2 = check_digit(&digits[..10], &WEIGHTS_K2);
-        if k1 != Some(digits[9]) || k2 != Some(digits[10]) {
+        if !check_digits_hold(&digits) {
             return Err(NinError::CheckDigits);
         }
         Ok(Nin(trimmed.to_owned()))
@@ -78,14 +82,12 @@ impl Nin {
     }
 }
 
-/// The mod-11 check digit for `digits` with `weights`; `None` when the remainder gives 10.
-fn check_digit(digits: &[u32], weights: &[u32]) -> Option<u32> {
-    let sum: u32 = digits.iter().zip(weights).map(|(d, w)| d * w).sum();
-    match 11 - sum % 11 {
-        11 => Some(0),
-        10 => None,
-        k => Some(k),
-    }
+/// Both mod-11 checks: the first weighted sum (check digit included) leaves one of
+/// [`K1_REMAINDERS`], the second leaves 0.
+fn check_digits_hold(digits: &[u32; 11]) -> bool {
+    let weighted =
+        |weights: &[u32]| -> u32 { digits.iter().zip(weights).map(|(d, w)| d * w).sum() };
+    K1_REMAINDERS.contains(&(weighted(&WEIGHTS_K1) % 11)) && weighted(&WEIGHTS_K2) % 11 == 0
 }
 
 fn plausible_date(digits: &[u32; 11]) -> bool {
@@ -181,13 +183,98 @@ mod tests {
         assert_eq!(Nin::parse("14842249191"), Err(NinError::CheckDigits));
     }
 
+    /// Nine digits completed the way the check-digit rules say, with the first check digit chosen
+    /// so the first weighted sum leaves `remainder`; `None` when a check digit would be 10.
+    fn complete(first_nine: &str, remainder: u32) -> Option<String> {
+        let d: Vec<u32> = first_nine
+            .chars()
+            .map(|c| c.to_digit(10).unwrap())
+            .collect();
+        let sum1: u32 = d
+            .iter()
+            .zip([3, 7, 6, 1, 8, 9, 4, 5, 2])
+            .map(|(a, w)| a * w)
+            .sum();
+        let k1 = (remainder + 11 - sum1 % 11) % 11;
+        let sum2: u32 = d
+            .iter()
+            .chain([k1].iter())
+            .zip([5, 4, 3, 2, 7, 6, 5, 4, 3, 2])
+            .map(|(a, w)| a * w)
+            .sum();
+        let k2 = (11 - sum2 % 11) % 11;
+        (k1 < 10 && k2 < 10).then(|| format!("{first_nine}{k1}{k2}"))
+    }
+
+    /// Numbers whose first weighted sum leaves `remainder`, over a range of individual numbers.
+    fn numbers_with_remainder(date: &str, remainder: u32) -> Vec<String> {
+        (0..200)
+            .filter_map(|n| complete(&format!("{date}{n:03}"), remainder))
+            .collect()
+    }
+
     #[test]
-    fn a_first_check_digit_of_ten_is_refused() {
-        // The weighted sum of 010170007 gives a first check digit of 10: no number starts so.
-        for k in 0..=99 {
-            let candidate = format!("010170007{k:02}");
-            assert!(Nin::parse(&candidate).is_err(), "{k}");
+    fn skatteetatens_example_of_a_number_from_2032_is_valid() {
+        // Valid only under the rule from 2032: its first weighted sum leaves 1.
+        assert_eq!(complete("301082999", 1).as_deref(), Some("30108299939"));
+        assert!(Nin::parse("30108299939").is_ok());
+    }
+
+    #[test]
+    fn numbers_of_both_series_are_valid() {
+        for date in ["010170", "148422", "418500"] {
+            for remainder in 0..=3 {
+                let numbers = numbers_with_remainder(date, remainder);
+                assert!(numbers.len() > 100, "{date} {remainder}");
+                for number in numbers {
+                    assert_eq!(Nin::parse(&number).map(|_| ()), Ok(()), "{number}");
+                }
+            }
         }
+    }
+
+    #[test]
+    fn a_first_remainder_above_three_is_refused() {
+        for date in ["010170", "148422", "418500"] {
+            for remainder in 4..=10 {
+                let numbers = numbers_with_remainder(date, remainder);
+                assert!(numbers.len() > 100, "{date} {remainder}");
+                for number in numbers {
+                    assert_eq!(Nin::parse(&number), Err(NinError::CheckDigits), "{number}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_wrong_second_check_digit_is_refused_in_the_new_series_too() {
+        let number = "30108299939";
+        for k2 in (0..=9).filter(|k| *k != 9) {
+            let changed = format!("{}{k2}", &number[..10]);
+            assert_eq!(
+                Nin::parse(&changed),
+                Err(NinError::CheckDigits),
+                "{changed}"
+            );
+        }
+    }
+
+    #[test]
+    fn first_digits_that_had_no_valid_number_before_2032_have_some_now() {
+        // 010170007 leaves remainder 1 with a first check digit of 0: before 2032 no number began
+        // so (the check digit would have been 10); from 2032 the first check digit may be 0, 1 or
+        // 2 (remainders 1 to 3), where the second check digit does not come out as 10.
+        let valid: Vec<String> = (0..=99)
+            .map(|k| format!("010170007{k:02}"))
+            .filter(|n| Nin::parse(n).is_ok())
+            .collect();
+        assert!(!valid.is_empty());
+        assert!(
+            valid.iter().all(|n| ["0", "1", "2"].contains(&&n[9..10])),
+            "{valid:?}"
+        );
+        let expected: Vec<String> = (1..=3).filter_map(|r| complete("010170007", r)).collect();
+        assert_eq!(valid, expected);
     }
 
     #[test]

@@ -297,7 +297,7 @@ impl NgiClient {
                     .map(|scopes| scopes.iter().map(|s| s.to_string()).collect()),
             }),
             Err(RequestTokenError::ServerResponse(e)) => Err(NgiError::TokenRefused {
-                code: e.error().to_string(),
+                code: loggable(e.error().as_ref()),
             }),
             Err(RequestTokenError::Request(e)) => Err(e),
             Err(RequestTokenError::Parse(e, _body)) => Err(NgiError::BadAnswer {
@@ -357,12 +357,15 @@ impl NgiClient {
             });
         }
         let error: Option<wire::ErrorBody> = serde_json::from_slice(&body).ok();
-        let trace_id = error.as_ref().and_then(|e| e.trace_id.clone());
+        let trace_id = error
+            .as_ref()
+            .and_then(|e| e.trace_id.as_deref())
+            .map(loggable);
         if status == reqwest::StatusCode::FORBIDDEN {
             return Err(NgiError::ConsentNotValid {
                 error: error
                     .and_then(|e| e.error)
-                    .unwrap_or_else(|| "forbidden".into()),
+                    .map_or_else(|| "forbidden".into(), |e| loggable(&e)),
                 trace_id,
             });
         }
@@ -476,6 +479,21 @@ async fn send_token_request(
         endpoint,
         detail: e.to_string(),
     })
+}
+
+/// The most of a string from NGI (an error code, a trace id) that reaches a log line.
+const MAX_LOGGED_CHARS: usize = 64;
+
+/// A string NGI sent, made safe for a log line: at most [`MAX_LOGGED_CHARS`] characters of ASCII
+/// letters, digits, space and `_-.:`, so an answer cannot forge lines, hide behind control
+/// characters or fill the log. Documented codes and trace ids (`invalid consent`, UUIDs) pass
+/// unchanged.
+fn loggable(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '-' | '.' | ':'))
+        .take(MAX_LOGGED_CHARS)
+        .collect()
 }
 
 /// What kind of JSON error, and where, without serde's text: it quotes the offending value,
@@ -619,6 +637,23 @@ mod tests {
         assert!(!p.contains_key("code_challenge"));
         assert!(auth.pkce_verifier.is_none());
         assert_eq!(p["scope"], "debt.unsecured.processing.28 openid");
+    }
+
+    #[test]
+    fn strings_from_ngi_are_cut_to_safe_characters_and_a_fixed_length() {
+        assert_eq!(loggable("invalid consent"), "invalid consent");
+        assert_eq!(
+            loggable("4d2e5329-8a1b-4c3d-9e0f-123456789abc"),
+            "4d2e5329-8a1b-4c3d-9e0f-123456789abc"
+        );
+        let hostile = format!(
+            "ok\r\n{{\"level\":\"ERROR\"}}\u{1b}[31m{}",
+            "x".repeat(10_000)
+        );
+        let logged = loggable(&hostile);
+        assert_eq!(logged.chars().count(), MAX_LOGGED_CHARS);
+        assert!(logged.starts_with("oklevel:ERROR31mxxx"), "{logged}");
+        assert!(!logged.contains(['\r', '\n', '"', '{', '\u{1b}']));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Norwegian national identity numbers (fødselsnummer), as far as the simulator needs them: the mod-11 check.
+//! Norwegian national identity numbers (fødselsnummer), as far as the simulator needs them: the
+//! mod-11 check, in both the series issued before 2032 and the one issued from 1 January 2032.
 
 use std::fmt;
 
@@ -8,8 +9,13 @@ use std::fmt;
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Nin(String);
 
-const WEIGHTS_K1: [u32; 9] = [3, 7, 6, 1, 8, 9, 4, 5, 2];
-const WEIGHTS_K2: [u32; 10] = [5, 4, 3, 2, 7, 6, 5, 4, 3, 2];
+/// Weights over the first ten digits (the first check digit weighs 1).
+const WEIGHTS_K1: [u32; 10] = [3, 7, 6, 1, 8, 9, 4, 5, 2, 1];
+/// Weights over all eleven digits (the second check digit weighs 1).
+const WEIGHTS_K2: [u32; 11] = [5, 4, 3, 2, 7, 6, 5, 4, 3, 2, 1];
+/// What the first weighted sum may leave: 0 before 2032, 0 to 3 from 2032 (Skatteetaten's "Nytt
+/// fødselsnummer fra 2032"). Both series stay valid side by side. Gender is never read from a number.
+const K1_REMAINDERS: [u32; 4] = [0, 1, 2, 3];
 
 impl Nin {
     /// Parses what a person typed. Spaces are ignored (people group digits as "148422 49091").
@@ -22,9 +28,11 @@ impl Nin {
         if digits.len() != 11 || !compact.is_ascii() {
             return None;
         }
-        let k1 = check_digit(&digits[..9], &WEIGHTS_K1)?;
-        let k2 = check_digit(&digits[..10], &WEIGHTS_K2)?;
-        (digits[9] == k1 && digits[10] == k2).then_some(Nin(compact))
+        let weighted =
+            |weights: &[u32]| -> u32 { digits.iter().zip(weights).map(|(d, w)| d * w).sum() };
+        let valid = K1_REMAINDERS.contains(&(weighted(&WEIGHTS_K1) % 11))
+            && weighted(&WEIGHTS_K2) % 11 == 0;
+        valid.then_some(Nin(compact))
     }
 
     pub(crate) fn as_str(&self) -> &str {
@@ -40,16 +48,6 @@ impl Nin {
 impl fmt::Debug for Nin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Nin").field(&self.masked()).finish()
-    }
-}
-
-/// `None` when the remainder makes the check digit 10: no valid number has these first digits.
-fn check_digit(digits: &[u32], weights: &[u32]) -> Option<u32> {
-    let sum: u32 = digits.iter().zip(weights).map(|(d, w)| d * w).sum();
-    match 11 - sum % 11 {
-        11 => Some(0),
-        10 => None,
-        k => Some(k),
     }
 }
 
@@ -85,19 +83,52 @@ mod tests {
         assert_eq!(Nin::parse("١٤٨٤٢٢٤٩٠٩١"), None);
     }
 
+    /// Nine digits with the first check digit chosen so the first weighted sum leaves
+    /// `remainder`, and the second check digit that fits; `None` when either would be 10.
+    fn complete(first_nine: &str, remainder: u32) -> Option<String> {
+        let d: Vec<u32> = first_nine
+            .chars()
+            .map(|c| c.to_digit(10).unwrap())
+            .collect();
+        let sum1: u32 = d
+            .iter()
+            .zip([3, 7, 6, 1, 8, 9, 4, 5, 2])
+            .map(|(a, w)| a * w)
+            .sum();
+        let k1 = (remainder + 11 - sum1 % 11) % 11;
+        let sum2: u32 = d
+            .iter()
+            .chain([k1].iter())
+            .zip([5, 4, 3, 2, 7, 6, 5, 4, 3, 2])
+            .map(|(a, w)| a * w)
+            .sum();
+        let k2 = (11 - sum2 % 11) % 11;
+        (k1 < 10 && k2 < 10).then(|| format!("{first_nine}{k1}{k2}"))
+    }
+
     #[test]
-    fn a_first_check_digit_of_ten_means_invalid() {
-        // Find nine first digits whose first check digit would be 10: no two last digits make them valid.
-        let prefix = (0..1000)
-            .map(|n| format!("010170{n:03}"))
-            .find(|p| {
-                let d: Vec<u32> = p.chars().filter_map(|c| c.to_digit(10)).collect();
-                check_digit(&d, &WEIGHTS_K1).is_none()
-            })
-            .unwrap_or_default();
-        assert_eq!(prefix.len(), 9);
-        for suffix in 0..100 {
-            assert_eq!(Nin::parse(&format!("{prefix}{suffix:02}")), None);
+    fn skatteetatens_example_from_2032_is_valid() {
+        assert_eq!(complete("301082999", 1).as_deref(), Some("30108299939"));
+        assert!(Nin::parse("30108299939").is_some());
+    }
+
+    #[test]
+    fn a_first_remainder_of_zero_to_three_is_valid_and_above_is_not() {
+        for n in 0..300 {
+            let first_nine = format!("148422{n:03}");
+            for remainder in 0..=10 {
+                let Some(number) = complete(&first_nine, remainder) else {
+                    continue;
+                };
+                assert_eq!(Nin::parse(&number).is_some(), remainder <= 3, "{number}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_wrong_second_check_digit_is_caught_in_the_new_series() {
+        for k2 in 0..=8 {
+            assert_eq!(Nin::parse(&format!("3010829993{k2}")), None);
         }
     }
 

@@ -211,6 +211,24 @@ async fn a_national_identity_number_that_matches_shows_the_debt() {
 }
 
 #[tokio::test]
+async fn a_number_of_the_series_from_2032_completes_the_flow_from_the_landing_form() {
+    // Skatteetaten's example: valid only under the check-digit rule for numbers issued from 2032.
+    let new_series = "30108299939";
+    let app = spawn_app().await;
+    let start = app.start_with_nin(new_series).await;
+    let tx = app.log_in_at_ngi(assert_redirect(&start), new_series).await;
+    let callback = app.decide_at_ngi(&tx, "accept").await;
+
+    assert_eq!(location(&app.get_url(callback).await).path(), "/debt");
+    let html = body(app.get("/debt").await).await;
+    assert!(
+        html.contains("har ingen usikret gjeld registrert"),
+        "{html}"
+    );
+    assert!(html.contains("301082*****") && !html.contains(new_series));
+}
+
+#[tokio::test]
 async fn debt_of_another_person_than_the_applicant_named_is_not_shown_or_kept() {
     let app = spawn_app().await;
     let start = app.start_with_nin(PERSON_1).await;

@@ -5,6 +5,7 @@ mod callback_errors;
 mod debug_output;
 mod flow;
 mod helpers;
+mod hostile;
 mod operations;
 mod pages;
 mod session_life;

@@ -112,6 +112,12 @@ impl Browser {
     /// or chromedriver is not installed, unless `NGI_REQUIRE_BROWSER=1`, in
     /// which case that is an error.
     pub async fn start() -> Result<Option<Self>> {
+        Self::start_with_viewport(WINDOW_SIZE).await
+    }
+
+    /// [`Browser::start`] with another viewport (`(width, height)` in CSS pixels), e.g. the
+    /// 320 px of WCAG 1.4.10 (reflow).
+    pub async fn start_with_viewport(viewport: (u32, u32)) -> Result<Option<Self>> {
         let driver = find_executable("CHROMEDRIVER", "chromedriver", "/usr/bin/chromedriver");
         let chrome = find_executable("CHROME", "chromium", "/usr/bin/chromium");
         let (driver, chrome) = match (driver, chrome) {
@@ -139,10 +145,10 @@ impl Browser {
                 return Ok(None);
             }
         };
-        Self::launch(&driver, &chrome).await.map(Some)
+        Self::launch(&driver, &chrome, viewport).await.map(Some)
     }
 
-    async fn launch(driver_path: &Path, chrome: &Path) -> Result<Self> {
+    async fn launch(driver_path: &Path, chrome: &Path, viewport: (u32, u32)) -> Result<Self> {
         let run_dir = unique_dir("browser")?;
         let profile = run_dir.join("profile");
         std::fs::create_dir_all(&profile)?;
@@ -187,7 +193,7 @@ impl Browser {
         };
         let driver_pid = driver.id();
 
-        let capabilities = capabilities(chrome, &profile);
+        let capabilities = capabilities(chrome, &profile, viewport);
         let mut builder =
             ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
         builder.capabilities(capabilities);
@@ -273,8 +279,8 @@ impl Drop for Browser {
     }
 }
 
-fn capabilities(chrome: &Path, profile: &Path) -> Capabilities {
-    let (width, height) = WINDOW_SIZE;
+fn capabilities(chrome: &Path, profile: &Path, viewport: (u32, u32)) -> Capabilities {
+    let (width, height) = viewport;
     let args = [
         "--headless=new".to_owned(),
         "--no-sandbox".to_owned(),

@@ -7,3 +7,4 @@
 mod flow;
 mod harness;
 mod harness_selftest;
+mod reflow;
