@@ -12,7 +12,7 @@ use tower_sessions::session::Id;
 use tower_sessions::session_store::SessionStore;
 
 use crate::helpers::*;
-use crate::sessions::{OwnRedis, free_port, raw_redis, skip, with_redis};
+use crate::sessions::{app_on_own_redis, raw_redis};
 
 /// The session id a response set (after the callback: the new id of a session holding debt).
 fn session_id(app: &TestApp, response: &reqwest::Response) -> Id {
@@ -147,22 +147,11 @@ async fn no_access_token_is_kept_in_the_memory_store_after_a_flow() {
 
 #[tokio::test]
 async fn no_access_token_is_kept_in_redis_after_a_flow() {
-    if OwnRedis::binary().is_none() {
-        return skip(
-            "no_access_token_is_kept_in_redis_after_a_flow",
-            "no redis-server binary",
-        );
-    }
-    let port = free_port().await;
-    let mut redis = OwnRedis::start(port).await;
-    let url = format!("redis://127.0.0.1:{port}/0");
-    let mut args = ServeArgs::default();
-    with_redis(&url)(&mut args);
-    let app = spawn_app_with(Options {
-        args,
-        ..Options::default()
-    })
-    .await;
+    let Some((app, mut redis, url)) =
+        app_on_own_redis("no_access_token_is_kept_in_redis_after_a_flow").await
+    else {
+        return;
+    };
     let id = completed_flow(&app, PERSON_1).await;
 
     // Neither in what Redis holds, nor in the record it opens to.

@@ -18,7 +18,7 @@ use url::Url;
 
 use crate::helpers::*;
 use crate::sessions::{
-    OwnRedis, SESSION_KEY, SHARED_REDIS, free_port, raw_redis, redis_answers, skip, with_redis,
+    SESSION_KEY, SHARED_REDIS, app_on_own_redis, free_port, raw_redis, redis_answers, skip,
 };
 
 fn session_key() -> SessionKey {
@@ -154,22 +154,12 @@ async fn the_sealed_redis_store_conforms() {
 #[tokio::test]
 async fn no_redis_key_is_a_session_cookie_and_a_pasted_cookie_finds_nothing() {
     use fred::prelude::{ClientLike, Config, KeysInterface, Pool};
-    if OwnRedis::binary().is_none() {
-        return skip(
-            "no_redis_key_is_a_session_cookie_and_a_pasted_cookie_finds_nothing",
-            "no redis-server binary",
-        );
-    }
-    let port = free_port().await;
-    let mut redis = OwnRedis::start(port).await;
-    let url = format!("redis://127.0.0.1:{port}/0");
-    let mut args = ngi_consent::config::ServeArgs::default();
-    with_redis(&url)(&mut args);
-    let app = spawn_app_with(Options {
-        args,
-        ..Options::default()
-    })
-    .await;
+    let Some((app, mut redis, url)) =
+        app_on_own_redis("no_redis_key_is_a_session_cookie_and_a_pasted_cookie_finds_nothing")
+            .await
+    else {
+        return;
+    };
 
     // The cookie of the flow's start, and the one the callback gives (a new id).
     let start = app.get("/consent/start").await;

@@ -44,6 +44,26 @@ pub(crate) fn skip(test: &str, why: &str) {
     );
 }
 
+/// A site whose sessions live in a Redis of the test's own, with that Redis and its URL; `None`
+/// (after saying SKIPPED, or failing under NGI_REQUIRE_REDIS=1) without a redis-server binary.
+pub(crate) async fn app_on_own_redis(test: &str) -> Option<(TestApp, OwnRedis, String)> {
+    if OwnRedis::binary().is_none() {
+        skip(test, "no redis-server binary");
+        return None;
+    }
+    let port = free_port().await;
+    let redis = OwnRedis::start(port).await;
+    let url = format!("redis://127.0.0.1:{port}/0");
+    let mut args = ServeArgs::default();
+    with_redis(&url)(&mut args);
+    let app = spawn_app_with(Options {
+        args,
+        ..Options::default()
+    })
+    .await;
+    Some((app, redis, url))
+}
+
 /// A port nothing listens on now.
 pub(crate) async fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -510,22 +530,11 @@ async fn racing_callbacks_exchange_the_code_once_with_redis() {
 
 #[tokio::test]
 async fn redis_holds_no_national_identity_number_or_debt_in_the_clear() {
-    if OwnRedis::binary().is_none() {
-        return skip(
-            "redis_holds_no_national_identity_number_or_debt_in_the_clear",
-            "no redis-server binary",
-        );
-    }
-    let port = free_port().await;
-    let mut redis = OwnRedis::start(port).await;
-    let url = format!("redis://127.0.0.1:{port}/0");
-    let mut args = ServeArgs::default();
-    with_redis(&url)(&mut args);
-    let app = spawn_app_with(Options {
-        args,
-        ..Options::default()
-    })
-    .await;
+    let Some((app, mut redis, url)) =
+        app_on_own_redis("redis_holds_no_national_identity_number_or_debt_in_the_clear").await
+    else {
+        return;
+    };
     let start = app.start_with_nin(PERSON_2).await;
     let tx = app.log_in_at_ngi(assert_redirect(&start), PERSON_2).await;
     let callback = app.decide_at_ngi(&tx, "accept").await;
