@@ -84,7 +84,11 @@ error_kinds! {
     NgiOther => (BAD_REQUEST, "ngi_other_error", err_ngi_other, restart: true, alert: false),
     FlowUnknown => (BAD_REQUEST, "flow_unknown", err_flow_unknown, restart: true, alert: false),
     FlowExpired => (BAD_REQUEST, "flow_expired", err_flow_expired, restart: true, alert: false),
-    TokenRefused => (BAD_GATEWAY, "token_refused", err_token_refused, restart: true, alert: false),
+    /// NGI did not accept the code (`invalid_grant`): used, expired or made up. A browser can send
+    /// any code with its own state, so this is a 4xx, not our failure.
+    TokenRefused => (BAD_REQUEST, "token_refused", err_token_refused, restart: true, alert: false),
+    /// NGI refused us as a client (`invalid_client`, `unauthorized_client` …): our configuration.
+    ClientRefused => (BAD_GATEWAY, "client_refused", err_client_refused, restart: true, alert: true),
     ConsentNotValid => (BAD_GATEWAY, "consent_not_valid", err_consent_not_valid, restart: true, alert: false),
     /// NGI granted, or answered under, another purpose than the one asked for.
     PurposeMismatch => (BAD_GATEWAY, "purpose_mismatch", err_purpose_mismatch, restart: true, alert: false),
@@ -196,7 +200,8 @@ impl From<Refusal> for AppError {
 impl From<NgiError> for AppError {
     fn from(e: NgiError) -> Self {
         let kind = match &e {
-            NgiError::TokenRefused { .. } => ErrorKind::TokenRefused,
+            NgiError::TokenRefused { code } if code == "invalid_grant" => ErrorKind::TokenRefused,
+            NgiError::TokenRefused { .. } => ErrorKind::ClientRefused,
             NgiError::ConsentNotValid { .. } => ErrorKind::ConsentNotValid,
             NgiError::Status { status, .. } if *status >= 500 => ErrorKind::NgiUnavailable,
             NgiError::Status { .. } | NgiError::BadAnswer { .. } => ErrorKind::NgiBadAnswer,
@@ -322,6 +327,13 @@ mod tests {
                 code: "invalid_grant".into()
             }),
             ErrorKind::TokenRefused
+        );
+        assert!(ErrorKind::TokenRefused.status().is_client_error());
+        assert_eq!(
+            kind(NgiError::TokenRefused {
+                code: "invalid_client".into()
+            }),
+            ErrorKind::ClientRefused
         );
     }
 }

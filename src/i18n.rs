@@ -153,6 +153,7 @@ pub struct Texts {
     pub err_flow_unknown: ErrorText,
     pub err_flow_expired: ErrorText,
     pub err_token_refused: ErrorText,
+    pub err_client_refused: ErrorText,
     pub err_consent_not_valid: ErrorText,
     pub err_purpose_mismatch: ErrorText,
     pub err_ngi_unavailable: ErrorText,
@@ -276,6 +277,10 @@ pub static NB: Texts = Texts {
     err_token_refused: ErrorText {
         title: "Norsk Gjeldsinformasjon godtok ikke forespørselen",
         body: "Samtykket kunne ikke tas i bruk, for eksempel fordi det allerede er brukt eller har utløpt. Ingen opplysninger er hentet. Start på nytt.",
+    },
+    err_client_refused: ErrorText {
+        title: "Norsk Gjeldsinformasjon avviste forespørselen vår",
+        body: "Det er vår feil, ikke din, og ingen opplysninger er hentet. Prøv igjen senere, eller kontakt oss og oppgi referansen nedenfor.",
     },
     err_consent_not_valid: ErrorText {
         title: "Samtykket er ikke lenger gyldig",
@@ -439,6 +444,10 @@ pub static EN: Texts = Texts {
     err_token_refused: ErrorText {
         title: "Norsk Gjeldsinformasjon did not accept the request",
         body: "The consent could not be used, for example because it was already used or has expired. Nothing has been fetched. Please start again.",
+    },
+    err_client_refused: ErrorText {
+        title: "Norsk Gjeldsinformasjon turned our request down",
+        body: "This is our fault, not yours, and no information was fetched. Please try again later, or contact us and quote the reference below.",
     },
     err_consent_not_valid: ErrorText {
         title: "The consent is no longer valid",

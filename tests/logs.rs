@@ -453,7 +453,8 @@ async fn error_codes_and_trace_ids_from_ngi_are_logged_cut_to_a_fixed_length() {
     // 64 characters of each reach the log, no more.
     let code_logged = &long_code[..64];
     let trace_logged = &long_trace[..64];
-    let refused = lines_of(&logs, "token_refused");
+    // A token error other than invalid_grant refuses us as a client.
+    let refused = lines_of(&logs, "client_refused");
     let not_valid = lines_of(&logs, "consent_not_valid");
     assert_eq!((refused.len(), not_valid.len()), (1, 1), "{logs}");
     assert!(refused[0].contains(code_logged), "{}", refused[0]);

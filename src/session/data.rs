@@ -24,19 +24,27 @@ pub const DEFAULT_SESSION_MAX_AGE: SignedDuration = SignedDuration::from_hours(1
 /// Each value is kept as one JSON string, not as a tree of JSON values: the store clones a whole
 /// record on every load and save, and one string clones (and weighs) a fraction of a tree.
 /// A value that does not read back (another version's shape, during a rolling deploy on a
-/// shared Redis) is an error without serde's text, which would quote the value — a creditor's
+/// shared Redis) is dropped as if it were not there, so the person starts that part afresh
+/// instead of meeting a 503 on every page until the session expires; the warning names the key
+/// and where the JSON broke, never serde's text, which would quote the value — a creditor's
 /// name or an identity number — into the log.
 async fn get_packed<T: DeserializeOwned>(session: &Session, key: &str) -> Result<Option<T>, Error> {
-    match session.get::<String>(key).await? {
-        Some(packed) => serde_json::from_str(&packed).map(Some).map_err(|e| {
-            Error::Store(tower_sessions::session_store::Error::Decode(format!(
-                "{key}: {:?} error at line {} column {}",
-                e.classify(),
-                e.line(),
-                e.column()
-            )))
-        }),
-        None => Ok(None),
+    let Some(packed) = session.get::<String>(key).await? else {
+        return Ok(None);
+    };
+    match serde_json::from_str(&packed) {
+        Ok(value) => Ok(Some(value)),
+        Err(e) => {
+            tracing::warn!(
+                session.key = key,
+                error.kind = ?e.classify(),
+                error.line = e.line(),
+                error.column = e.column(),
+                "a session value does not read back; dropped"
+            );
+            session.remove_value(key).await?;
+            Ok(None)
+        }
     }
 }
 
@@ -158,9 +166,11 @@ impl SessionLife<'_> {
     }
 
     /// Ends the session: its data goes, here and in the store, and the cookie with it. Whatever
-    /// the request writes next starts a new session under a new id.
+    /// the request writes next starts a new session under a new id: `flush` alone keeps the old
+    /// id for the next write, so a stolen cookie would come back to life with it.
     pub async fn end(&self) -> Result<(), Error> {
-        self.0.flush().await
+        self.0.flush().await?;
+        self.0.cycle_id().await
     }
 
     /// After a request that changed the session: records when it began (at its first write)
@@ -186,5 +196,53 @@ impl SessionLife<'_> {
             .map_err(|e| Error::Store(session_store::Error::Encode(e.to_string())))?;
         self.0.set_expiry(Some(Expiry::AtDateTime(until)));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::session::memory::MemoryStore;
+
+    /// A session ended at its maximum age, written again in the same request (a new flow), must
+    /// not keep its id: the old cookie, stolen or not, must open nothing.
+    #[tokio::test]
+    async fn a_value_of_another_shape_is_dropped_not_an_error() {
+        let store = Arc::new(MemoryStore::new(Arc::new(Timestamp::now)));
+        let session = Session::new(None, store, None);
+        session
+            .insert(FlowSession::PENDING, "{\"flows\": \"not a list\"}")
+            .await
+            .unwrap();
+        let flows = FlowSession(&session).pending().await.unwrap();
+        assert!(flows.is_empty());
+        assert!(
+            session
+                .get::<String>(FlowSession::PENDING)
+                .await
+                .unwrap()
+                .is_none(),
+            "the unreadable value is still there"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_ended_session_written_again_gets_a_new_id() {
+        use tower_sessions::SessionStore;
+        let store = Arc::new(MemoryStore::new(Arc::new(Timestamp::now)));
+        let first = Session::new(None, store.clone(), None);
+        first.insert("k", "v").await.unwrap();
+        first.save().await.unwrap();
+        let old = first.id().unwrap();
+
+        let again = Session::new(Some(old), store.clone(), None);
+        SessionLife(&again).end().await.unwrap();
+        again.insert("k", "new").await.unwrap();
+        again.save().await.unwrap();
+
+        assert_ne!(again.id(), Some(old));
+        assert!(store.load(&old).await.unwrap().is_none());
     }
 }

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use moka::future::Cache;
 use moka::ops::compute::{CompResult, Op};
+use moka::policy::EvictionPolicy;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
@@ -49,7 +50,12 @@ impl std::fmt::Debug for MemoryStore {
 impl MemoryStore {
     pub fn new(clock: Clock) -> Self {
         Self {
-            records: Cache::builder().max_capacity(MAX_MEMORY_SESSIONS).build(),
+            // LRU, not moka's default TinyLFU: its admission filter may refuse a brand-new entry
+            // when the cache is full, and a new session must always be kept.
+            records: Cache::builder()
+                .max_capacity(MAX_MEMORY_SESSIONS)
+                .eviction_policy(EvictionPolicy::lru())
+                .build(),
             clock,
         }
     }
@@ -109,8 +115,20 @@ impl SessionStore for MemoryStore {
         }
     }
 
+    /// Replaces an existing session only, as Redis' `SET XX` does: a request that loaded a
+    /// session before another deleted it (logout, a new id after the callback) must not bring
+    /// it back when it saves.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        self.records.insert(record.id, record.clone()).await;
+        self.records
+            .entry(record.id)
+            .and_compute_with(|entry| {
+                let op = match entry {
+                    Some(_) => Op::Put(record.clone()),
+                    None => Op::Nop,
+                };
+                std::future::ready(op)
+            })
+            .await;
         Ok(())
     }
 
@@ -147,7 +165,13 @@ impl std::fmt::Debug for MemoryClaims {
 impl MemoryClaims {
     pub fn new(clock: Clock) -> Self {
         Self {
-            claimed: Cache::builder().max_capacity(MAX_MEMORY_SESSIONS).build(),
+            // LRU, not TinyLFU: a claim refused admission would let the same state be claimed
+            // twice. The per-instance cap on flow starts keeps the claims of one flow lifetime
+            // well below the capacity, so LRU drops only claims long past use.
+            claimed: Cache::builder()
+                .max_capacity(MAX_MEMORY_SESSIONS)
+                .eviction_policy(EvictionPolicy::lru())
+                .build(),
             clock,
         }
     }

@@ -126,6 +126,7 @@ pub fn callback_outcomes() -> impl Iterator<Item = &'static str> {
     const AFTER_A_GRANT: &[ErrorKind] = &[
         ErrorKind::BadRequest,
         ErrorKind::TokenRefused,
+        ErrorKind::ClientRefused,
         ErrorKind::ConsentNotValid,
         ErrorKind::PurposeMismatch,
         ErrorKind::PersonMismatch,

@@ -289,3 +289,23 @@ async fn a_promised_iss_is_still_required_after_discovery_was_cached() {
     unknown_flow(&app, stripped).await;
     assert_eq!(app.sim.token_requests(), 1);
 }
+
+/// A made-up code with a real state of the person's own: NGI refuses the exchange, and the page
+/// is a 4xx, since a browser alone can send it; the state is spent all the same.
+#[tokio::test]
+async fn a_made_up_code_with_a_real_state_is_a_4xx_not_our_failure() {
+    let app = spawn_app().await;
+    let state = pending_state(&app).await;
+    let url = callback_with(&app, &[("code", "made-up"), ("state", &state)]);
+    let html = refused(
+        &app,
+        url.clone(),
+        StatusCode::BAD_REQUEST,
+        "godtok ikke forespørselen",
+    )
+    .await;
+    assert!(html.contains("Start på nytt"));
+    assert_eq!(app.sim.token_requests(), 1);
+    unknown_flow(&app, url).await;
+    assert_eq!(app.sim.token_requests(), 1);
+}

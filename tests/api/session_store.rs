@@ -82,6 +82,14 @@ async fn conformance<S: SessionStore>(
     store.delete(&first.id).await.unwrap();
     assert!(store.load(&first.id).await.unwrap().is_none(), "{name}");
     store.delete(&first.id).await.unwrap();
+
+    // A save from a request that loaded the session before it was deleted (logout, a new id
+    // after the callback) does not bring it back.
+    store.save(&changed).await.unwrap();
+    assert!(
+        store.load(&first.id).await.unwrap().is_none(),
+        "{name}: a save brought a deleted session back"
+    );
     assert!(store.load(&clash.id).await.unwrap().is_some(), "{name}");
     store.delete(&clash.id).await.unwrap();
 

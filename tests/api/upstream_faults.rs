@@ -31,7 +31,7 @@ async fn a_refused_exchange_says_the_request_was_not_accepted() {
     let (app, response) = callback_under_fault(Endpoint::Token, refusal).await;
     expect_page(
         response,
-        StatusCode::BAD_GATEWAY,
+        StatusCode::BAD_REQUEST,
         "godtok ikke forespørselen",
     )
     .await;
@@ -39,6 +39,7 @@ async fn a_refused_exchange_says_the_request_was_not_accepted() {
     assert_eq!(app.get("/debt").await.status(), StatusCode::NOT_FOUND);
 }
 
+/// A wrong client secret is our configuration, not the person's doing: a 502 that says so.
 #[tokio::test]
 async fn a_wrong_client_secret_is_a_refused_exchange() {
     let app = spawn_app_with(Options {
@@ -50,7 +51,7 @@ async fn a_wrong_client_secret_is_a_refused_exchange() {
     expect_page(
         app.get_url(callback).await,
         StatusCode::BAD_GATEWAY,
-        "godtok ikke forespørselen",
+        "avviste forespørselen vår",
     )
     .await;
 }
