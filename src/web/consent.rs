@@ -21,11 +21,11 @@ use crate::flow;
 use crate::flow::callback::{Callback, CallbackQuery, Outcome};
 use crate::flow::pending::{self, TakeError};
 use crate::paths;
+use crate::session::data::{DebtSession, FlowSession};
 use crate::web::AppState;
 use crate::web::context::PageContext;
 use crate::web::pages::{LandingPage, render};
 use crate::web::ratelimit::{self, RateLimit};
-use crate::session::data::{DebtSession, FlowSession};
 
 pub fn router(rate_limit: Option<&RateLimit>) -> Router<AppState> {
     let start = get(start_from_link).post(start_from_form);
@@ -159,8 +159,13 @@ async fn handle_callback(
 
     // 1. The issuer (RFC 9207): when the callback names one it must be NGI's, and when NGI
     //    promised to name itself, a callback that does not is refused. The rule is pinned, or
-    //    read from discovery once and kept: after the first callback this asks nobody.
-    let rule = app.ngi.issuer_rule(&ctx.request_id).await?;
+    //    read from discovery at start-up (retried in the background): a callback asks nobody.
+    let Some(rule) = app.ngi.issuer_rule() else {
+        return Err(AppError::with_cause(
+            ErrorKind::NgiUnavailable,
+            "NGI's issuer is not known yet: its discovery document has not been read",
+        ));
+    };
     let refused = match &callback.iss {
         Some(iss) => *iss != rule.issuer,
         None => rule.required,
