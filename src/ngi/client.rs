@@ -563,18 +563,26 @@ fn is_loopback(url: &Url) -> bool {
 mod tests {
     use super::*;
 
-    fn client(pkce: bool, scope: &str) -> NgiClient {
-        NgiClient::new(NgiConfig {
+    fn config() -> NgiConfig {
+        NgiConfig {
             access: Url::parse("https://access-preprod.norskgjeld.no").unwrap(),
             api: Url::parse("https://api-preprod.norskgjeld.no").unwrap(),
             client_id: ClientId::new("client id".into()),
             client_secret: ClientSecret::new("secret".into()),
             redirect_uri: Url::parse("https://lan.example.no/v1/callback").unwrap(),
-            scope: scope.parse().unwrap(),
-            pkce,
+            scope: "debt.unsecured.presentation".parse().unwrap(),
+            pkce: true,
             issuer: None,
             timeout: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(1),
+        }
+    }
+
+    fn client(pkce: bool, scope: &str) -> NgiClient {
+        NgiClient::new(NgiConfig {
+            scope: scope.parse().unwrap(),
+            pkce,
+            ..config()
         })
         .unwrap()
     }
@@ -622,6 +630,69 @@ mod tests {
         assert!(!p.contains_key("code_challenge"));
         assert!(auth.pkce_verifier.is_none());
         assert_eq!(p["scope"], "debt.unsecured.processing.28 openid");
+    }
+
+    #[test]
+    fn the_issuer_rule_is_known_at_once_only_when_pinned() {
+        assert_eq!(
+            client(true, "debt.unsecured.presentation").issuer_rule(),
+            None
+        );
+        let pinned = NgiClient::new(NgiConfig {
+            issuer: Some("https://access-preprod.norskgjeld.no/".into()),
+            ..config()
+        })
+        .unwrap();
+        assert_eq!(
+            pinned.issuer_rule(),
+            Some(&IssuerRule {
+                issuer: "https://access-preprod.norskgjeld.no/".into(),
+                required: false,
+            })
+        );
+    }
+
+    #[test]
+    fn discovery_failures_worth_retrying_are_those_of_an_unreachable_or_failing_host() {
+        let url = Url::parse("https://ngi.example/.well-known/openid-configuration").unwrap();
+        let endpoint = Endpoint::Discovery;
+        let status = |status| NgiError::Status {
+            endpoint,
+            status,
+            trace_id: None,
+        };
+        let retryable = [
+            NgiError::Timeout { endpoint },
+            NgiError::Unreachable {
+                endpoint,
+                detail: "connection refused".into(),
+            },
+            status(500),
+            status(503),
+            status(429),
+        ];
+        for e in retryable {
+            let shown = e.to_string();
+            assert!(
+                DiscoveryError::classify(url.clone(), e).is_retryable(),
+                "{shown}"
+            );
+        }
+        let final_answers = [
+            status(404),
+            status(401),
+            NgiError::BadAnswer {
+                endpoint,
+                detail: "not a discovery document".into(),
+            },
+        ];
+        for e in final_answers {
+            let shown = e.to_string();
+            assert!(
+                !DiscoveryError::classify(url.clone(), e).is_retryable(),
+                "{shown}"
+            );
+        }
     }
 
     #[test]
