@@ -71,7 +71,8 @@ pub enum StartupError {
     SessionStore(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Discovery answered, but with nothing usable: no retry will change that.
     #[error(
-        "invalid setting NGI_ISSUER: not set, and NGI's issuer cannot be discovered; set          NGI_ISSUER to the issuer NGI names in its callbacks"
+        "invalid setting NGI_ISSUER: not set, and NGI's issuer cannot be discovered; set \
+         NGI_ISSUER to the issuer NGI names in its callbacks"
     )]
     Discovery(#[source] Box<DiscoveryError>),
 }

@@ -21,11 +21,11 @@ use crate::flow;
 use crate::flow::callback::{Callback, CallbackQuery, Outcome};
 use crate::flow::pending::{self, TakeError};
 use crate::paths;
-use crate::session::data::{DebtSession, FlowSession};
 use crate::web::AppState;
 use crate::web::context::PageContext;
 use crate::web::pages::{LandingPage, render};
 use crate::web::ratelimit::{self, RateLimit};
+use crate::session::data::{DebtSession, FlowSession};
 
 pub fn router(rate_limit: Option<&RateLimit>) -> Router<AppState> {
     let start = get(start_from_link).post(start_from_form);

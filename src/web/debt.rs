@@ -8,10 +8,10 @@ use tower_sessions::Session;
 
 use crate::error::{AppError, ErrorKind};
 use crate::paths;
-use crate::session::data::DebtSession;
 use crate::web::AppState;
 use crate::web::context::PageContext;
 use crate::web::pages::{DebtPage, render};
+use crate::session::data::DebtSession;
 
 pub fn router() -> Router<AppState> {
     Router::new().route(paths::DEBT, get(show_debt))
