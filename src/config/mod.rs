@@ -2,10 +2,10 @@
 //! validated, and printed without secrets.
 //!
 //! `ServeArgs` is what clap reads (every setting is an env variable and a flag, named in
-//! [`vars`]). `Settings::from_args` is pure, so tests build `ServeArgs` by hand and never touch
-//! the process environment. One file per concern: [`args`] (the command line), [`ngi`] (which
-//! NGI, its issuer and the client credentials), [`session_store`], [`limits`] (starting flows),
-//! and the parsers they share.
+//! `vars`). `Settings::from_args` is pure, so tests build `ServeArgs` by hand and never touch
+//! the process environment. One file per concern: `args` (the command line), `ngi` (which NGI,
+//! its issuer and the client credentials), `session_store`, `limits` (starting flows), and
+//! `parse`, the parsers they share.
 
 mod args;
 mod limits;
