@@ -1,5 +1,6 @@
 # ngi-consent: multi-stage build, small non-root runtime, configuration from the environment.
 # Build:  docker build -t ngi-consent .
+# Demo:   docker run -p 3000:3000 -p 3001:3001 ngi-consent   (then open http://127.0.0.1:3000)
 # Run:    docker run -p 3000:3000 -e PUBLIC_URL=https://lan.example.no -e NGI_ENV=preprod \
 #           -e NGI_CLIENT_ID=... -e NGI_CLIENT_SECRET_FILE=/run/secrets/ngi ngi-consent
 
@@ -24,9 +25,13 @@ FROM gcr.io/distroless/cc-debian12:nonroot
 WORKDIR /app
 COPY --from=build /app/target/release/ngi-consent /app/ngi-consent
 COPY static /app/static
+# Listening beyond loopback, the simulator only runs when asked for by name: the image is a demo
+# (with its banner) until NGI_ENV=preprod or prod is given. SIMULATOR_BIND only counts in the demo.
 ENV APP_BIND=0.0.0.0:3000 \
+    NGI_ENV=simulator \
+    SIMULATOR_BIND=0.0.0.0:3001 \
     LOG_FORMAT=json
-EXPOSE 3000
+EXPOSE 3000 3001
 USER nonroot:nonroot
 HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \
     CMD ["/app/ngi-consent", "healthcheck"]

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ngi_consent::config::{ServeArgs, Settings, SimulatorArgs};
-use ngi_consent::startup::Application;
+use ngi_consent::config::{ServeArgs, Settings, SimulatorArgs, vars};
+use ngi_consent::startup::{Application, error_chain};
 use ngi_consent::{simulator, telemetry};
 
 /// ngi-consent: consent and debt information from Norsk Gjeldsinformasjon.
@@ -24,7 +24,7 @@ enum Command {
     /// Ask the running site's /healthz (the container HEALTHCHECK); exit 0 when it answers 200.
     Healthcheck {
         /// The site's address [default: APP_BIND, with 0.0.0.0 read as 127.0.0.1]
-        #[arg(long, env = "APP_BIND", default_value = "127.0.0.1:3000")]
+        #[arg(long, env = vars::APP_BIND, default_value = "127.0.0.1:3000")]
         bind: std::net::SocketAddr,
     },
 }
@@ -48,7 +48,7 @@ async fn run_site(args: ServeArgs) -> ExitCode {
     let settings = match Settings::from_args(args) {
         Ok(settings) => settings,
         Err(e) => {
-            eprintln!("ngi-consent: {e}");
+            eprintln!("ngi-consent: {}", error_chain(&e));
             return ExitCode::from(2);
         }
     };
@@ -57,7 +57,7 @@ async fn run_site(args: ServeArgs) -> ExitCode {
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {
-            eprintln!("ngi-consent: {e}");
+            eprintln!("ngi-consent: {}", error_chain(&e));
             return ExitCode::FAILURE;
         }
     };
@@ -86,7 +86,7 @@ async fn run_simulator(args: SimulatorArgs) -> ExitCode {
     let (addr, config) = match args.into_config() {
         Ok(parts) => parts,
         Err(e) => {
-            eprintln!("ngi-consent simulator: {e}");
+            eprintln!("ngi-consent simulator: {}", error_chain(&e));
             return ExitCode::from(2);
         }
     };

@@ -4,6 +4,8 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
@@ -27,30 +29,55 @@ use url::Url;
 
 use crate::config::{self, NgiTarget, SessionStoreKind, Settings};
 use crate::error::{AppError, ErrorKind};
-use crate::ngi::client::{NgiClient, NgiConfig};
+use crate::ngi::client::{ClientSetupError, DiscoveryError, NgiClient, NgiConfig};
 use crate::paths;
 use crate::session::SessionBackend;
-use crate::session::data::{DEFAULT_SESSION_MAX_AGE, SessionLimits};
+use crate::session::data::SessionLimits;
 use crate::simulator::{self, ClientRegistration, SimulatorConfig, SimulatorHandle};
 use crate::web::context::page_context;
-use crate::web::ratelimit::{self, RateLimit};
-use crate::web::security::SecurityHeaders;
+use crate::web::ratelimit::RateLimit;
+use crate::web::security::{SecurityHeaders, SecurityHeadersError};
 use crate::web::session_life::session_life;
 use crate::web::{self, AppState, Clock};
 
 /// The largest request body accepted (the only form is the landing form).
 const BODY_LIMIT: usize = 16 * 1024;
 
+/// The first wait before asking NGI's discovery document again, and the longest.
+const DISCOVERY_RETRY_FIRST: Duration = Duration::from_secs(1);
+const DISCOVERY_RETRY_MAX: Duration = Duration::from_secs(30);
+
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: io::Error },
-    #[error("{0}")]
-    Setup(String),
-    /// Printed with its causes: start-up errors are read once, by whoever runs the binary.
-    #[error("{}", crate::session::with_causes(.0))]
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot read the bound address")]
+    LocalAddress(#[source] io::Error),
+    #[error("cannot build the site's URL {url}")]
+    SiteUrl {
+        url: String,
+        #[source]
+        source: url::ParseError,
+    },
+    #[error("cannot start the simulator")]
+    Simulator(#[source] io::Error),
+    #[error(transparent)]
+    NgiClient(#[from] ClientSetupError),
+    #[error(transparent)]
+    SecurityHeaders(#[from] SecurityHeadersError),
+    #[error("cannot set up the session store")]
     SessionStore(#[source] crate::session::RedisSetupError),
+    /// Discovery answered, but with nothing usable: no retry will change that.
+    #[error(
+        "invalid setting NGI_ISSUER: not set, and NGI's issuer cannot be discovered; set \
+         NGI_ISSUER to the issuer NGI names in its callbacks"
+    )]
+    Discovery(#[source] Box<DiscoveryError>),
 }
 
 /// The site, bound and ready to serve.
@@ -62,6 +89,7 @@ pub struct Application {
     rate_limit: Option<RateLimit>,
     sessions: SessionBackend,
     clock: Clock,
+    ngi: Arc<NgiClient>,
 }
 
 impl Application {
@@ -77,16 +105,18 @@ impl Application {
         settings: Settings,
         clock: Clock,
     ) -> Result<Self, StartupError> {
-        let local = listener
-            .local_addr()
-            .map_err(|e| StartupError::Setup(format!("cannot read the bound address: {e}")))?;
+        let local = listener.local_addr().map_err(StartupError::LocalAddress)?;
         let public_url = match &settings.public_url {
             Some(url) => url.clone(),
             None => local_url(local)?,
         };
-        let redirect_uri = public_url
-            .join(paths::CALLBACK)
-            .map_err(|e| StartupError::Setup(format!("cannot build the redirect URI: {e}")))?;
+        let redirect_uri =
+            public_url
+                .join(paths::CALLBACK)
+                .map_err(|source| StartupError::SiteUrl {
+                    url: format!("{public_url}{}", paths::CALLBACK),
+                    source,
+                })?;
 
         let (access, api, simulator) = match &settings.ngi {
             NgiTarget::Simulator { bind: sim_addr } => {
@@ -104,7 +134,7 @@ impl Application {
                     },
                 )
                 .await
-                .map_err(|e| StartupError::Setup(format!("cannot start the simulator: {e}")))?;
+                .map_err(StartupError::Simulator)?;
                 let base = handle.base_url().clone();
                 (base.clone(), base, Some(handle))
             }
@@ -112,8 +142,8 @@ impl Application {
         };
 
         let https = public_url.scheme() == "https";
-        let security = SecurityHeaders::new(&access, https).map_err(StartupError::Setup)?;
-        let ngi = NgiClient::new(NgiConfig {
+        let security = SecurityHeaders::new(&access, https)?;
+        let ngi = Arc::new(NgiClient::new(NgiConfig {
             access,
             api,
             client_id: settings.client_id.clone(),
@@ -128,24 +158,18 @@ impl Application {
                 .or_else(|| simulator.as_ref().map(SimulatorHandle::issuer)),
             timeout: settings.timeout,
             connect_timeout: settings.connect_timeout,
-        })
-        .map_err(StartupError::Setup)?;
+        })?);
+        discover_at_start_up(&ngi).await?;
 
         let sessions = match &settings.session_store {
             SessionStoreKind::Memory => SessionBackend::memory(clock.clone()),
-            SessionStoreKind::Redis(url) => {
-                let key = settings.session_key.as_ref().ok_or_else(|| {
-                    StartupError::Setup("invalid setting SESSION_KEY: required with Redis".into())
-                })?;
-                let ca = settings.redis_ca.as_ref().map(|ca| &ca.roots);
-                SessionBackend::redis(url, ca, key, clock.clone())
+            SessionStoreKind::Redis { url, key, ca } => {
+                SessionBackend::redis(url, ca.as_ref().map(|ca| &ca.roots), key, clock.clone())
                     .await
                     .map_err(StartupError::SessionStore)?
             }
         };
-        let rate_limit = settings
-            .rate_limit_per_minute
-            .and_then(|n| ratelimit::config(n, &settings.trusted_proxies));
+        let rate_limit = RateLimit::new(&settings.start_limits);
         // Installed before the first request so every counter is recorded, and every series
         // shown at 0 from the start.
         let _ = crate::metrics::handle();
@@ -156,7 +180,7 @@ impl Application {
         );
 
         let state = AppState::new(web::Shared {
-            ngi: std::sync::Arc::new(ngi),
+            ngi: Arc::clone(&ngi),
             scope: settings.scope,
             simulated: simulator.is_some(),
             secure_cookies: https,
@@ -164,7 +188,8 @@ impl Application {
             session_limits: SessionLimits {
                 idle: SignedDuration::try_from(settings.session_idle)
                     .unwrap_or(SignedDuration::MAX),
-                max_age: DEFAULT_SESSION_MAX_AGE,
+                max_age: SignedDuration::try_from(settings.session_max_age)
+                    .unwrap_or(SignedDuration::MAX),
             },
             public_origin: public_url.origin().ascii_serialization(),
             clock: clock.clone(),
@@ -181,6 +206,7 @@ impl Application {
             rate_limit,
             sessions,
             clock,
+            ngi,
         })
     }
 
@@ -217,6 +243,11 @@ impl Application {
             self.sessions.clone(),
             self.clock.clone(),
         ));
+        let discovery = tokio::spawn(keep_discovering(
+            Arc::clone(&self.ngi),
+            DISCOVERY_RETRY_FIRST,
+            DISCOVERY_RETRY_MAX,
+        ));
         // Connect info gives the rate limit the peer address.
         let served = axum::serve(
             self.listener,
@@ -226,8 +257,66 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         housekeeping.abort();
+        discovery.abort();
         served
     }
+}
+
+/// Without a pinned issuer, NGI's discovery document is read now. An answer that is not a
+/// usable document stops start-up (only NGI_ISSUER or another host can fix that); a host that
+/// cannot be reached yet leaves the site up but not ready, and `keep_discovering` asks again.
+async fn discover_at_start_up(ngi: &NgiClient) -> Result<(), StartupError> {
+    if ngi.issuer_rule().is_some() {
+        return Ok(());
+    }
+    match ngi.discover_issuer_once().await {
+        Ok(rule) => {
+            tracing::info!(issuer = %rule.issuer, "NGI's issuer read from its discovery document");
+            Ok(())
+        }
+        Err(e) if e.is_retryable() => {
+            tracing::warn!(
+                error = %error_chain(&e),
+                "NGI's discovery document cannot be read yet; not ready until it is, retrying"
+            );
+            Ok(())
+        }
+        Err(e) => Err(StartupError::Discovery(Box::new(e))),
+    }
+}
+
+/// Asks NGI's discovery document again, waiting `first`, then twice as long each time up to
+/// `max`, until the issuer is known; then it ends. Nothing to do when it is known already.
+async fn keep_discovering(ngi: Arc<NgiClient>, first: Duration, max: Duration) {
+    let mut wait = first;
+    while ngi.issuer_rule().is_none() {
+        tokio::time::sleep(wait).await;
+        match ngi.discover_issuer_once().await {
+            Ok(rule) => {
+                tracing::info!(issuer = %rule.issuer, "NGI's issuer read from its discovery document; ready");
+            }
+            Err(e) => {
+                tracing::warn!(
+                    error = %error_chain(&e),
+                    retryable = e.is_retryable(),
+                    "NGI's discovery document still cannot be read; not ready"
+                );
+            }
+        }
+        wait = (wait * 2).min(max);
+    }
+}
+
+/// An error and its causes on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
 }
 
 /// Periodic upkeep, every 10 s, at the app's clock's time.
@@ -248,8 +337,8 @@ pub async fn housekeeping_once(
     now: jiff::Timestamp,
 ) {
     sessions.evict_expired_once(now).await;
-    if let Some(config) = rate_limit {
-        config.limiter().retain_recent();
+    if let Some(limits) = rate_limit {
+        limits.retain_recent();
     }
     if let Some(handle) = crate::metrics::handle() {
         handle.run_upkeep();
@@ -386,7 +475,7 @@ fn local_url(addr: SocketAddr) -> Result<Url, StartupError> {
     } else {
         format!("http://{host}:{}", addr.port())
     };
-    Url::parse(&url).map_err(|e| StartupError::Setup(format!("cannot build the local URL: {e}")))
+    Url::parse(&url).map_err(|source| StartupError::SiteUrl { url, source })
 }
 
 #[cfg(test)]
@@ -432,7 +521,7 @@ mod tests {
             sessions: SessionBackend::memory(web::system_clock()),
             session_limits: SessionLimits {
                 idle: SignedDuration::from_mins(30),
-                max_age: DEFAULT_SESSION_MAX_AGE,
+                max_age: crate::session::data::DEFAULT_SESSION_MAX_AGE,
             },
             public_origin: "http://127.0.0.1:9".into(),
             clock: web::system_clock(),

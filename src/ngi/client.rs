@@ -11,8 +11,9 @@ use oauth2::{
     TokenResponse, TokenUrl,
 };
 use reqwest::header::{self, HeaderValue};
+use std::sync::OnceLock;
+
 use serde::Deserialize;
-use tokio::sync::OnceCell;
 use url::Url;
 
 use crate::domain::debt::DebtSummary;
@@ -128,6 +129,60 @@ impl WithoutUrl for reqwest::Error {
     }
 }
 
+/// Why the NGI client could not be built (a URL or TLS set-up that cannot work).
+#[derive(Debug, thiserror::Error)]
+pub enum ClientSetupError {
+    #[error("cannot build the NGI URL {path}")]
+    Url {
+        path: &'static str,
+        #[source]
+        source: url::ParseError,
+    },
+    #[error("cannot build the HTTP client for NGI")]
+    Http(#[source] reqwest::Error),
+}
+
+/// Why NGI's discovery document named no issuer.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    /// The host answered, but not with a discovery document naming itself (a 4xx, something
+    /// else than discovery, another issuer): asking again will not help.
+    #[error("the discovery document at {url} cannot be used")]
+    Unusable {
+        url: Url,
+        #[source]
+        source: NgiError,
+    },
+    /// The host could not be reached, did not answer in time, or failed (5xx, 429): worth
+    /// asking again.
+    #[error("the discovery document at {url} could not be read")]
+    Unavailable {
+        url: Url,
+        #[source]
+        source: NgiError,
+    },
+}
+
+impl DiscoveryError {
+    /// Whether the same request may succeed later.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, DiscoveryError::Unavailable { .. })
+    }
+
+    fn classify(url: Url, source: NgiError) -> Self {
+        let retryable = match &source {
+            NgiError::Timeout { .. } | NgiError::Unreachable { .. } => true,
+            NgiError::Status { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        };
+        if retryable {
+            DiscoveryError::Unavailable { url, source }
+        } else {
+            DiscoveryError::Unusable { url, source }
+        }
+    }
+}
+
 /// Where NGI is and how this site is registered there.
 #[derive(Debug, Clone)]
 pub struct NgiConfig {
@@ -138,7 +193,8 @@ pub struct NgiConfig {
     pub redirect_uri: Url,
     pub scope: ConsentScope,
     pub pkce: bool,
-    /// The issuer `iss` must equal; `None` means: ask NGI's discovery document once.
+    /// The issuer `iss` must equal; `None` means: read NGI's discovery document
+    /// (`discover_issuer_once`) before callbacks can be checked.
     pub issuer: Option<String>,
     pub timeout: Duration,
     pub connect_timeout: Duration,
@@ -169,7 +225,9 @@ pub struct NgiClient {
     debt_url: Url,
     scope: ConsentScope,
     pkce: bool,
-    issuer: OnceCell<IssuerRule>,
+    /// Pinned at construction, or set once by discovery; never cleared.
+    issuer: OnceLock<IssuerRule>,
+    discovery_url: Url,
 }
 
 #[derive(Deserialize)]
@@ -189,10 +247,10 @@ pub struct IssuerRule {
 }
 
 impl NgiClient {
-    pub fn new(config: NgiConfig) -> Result<Self, String> {
-        let join = |base: &Url, path: &str| {
+    pub fn new(config: NgiConfig) -> Result<Self, ClientSetupError> {
+        let join = |base: &Url, path: &'static str| {
             base.join(path)
-                .map_err(|e| format!("cannot build the NGI URL {path}: {e}"))
+                .map_err(|source| ClientSetupError::Url { path, source })
         };
         let oauth = BasicClient::new(config.client_id.clone())
             .set_client_secret(config.client_secret)
@@ -206,19 +264,20 @@ impl NgiClient {
             .user_agent(concat!("ngi-consent/", env!("CARGO_PKG_VERSION")))
             .https_only(!is_loopback(&config.access) || !is_loopback(&config.api))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        let issuer = match config.issuer {
-            Some(issuer) => OnceCell::new_with(Some(IssuerRule {
-                issuer,
+            .map_err(ClientSetupError::Http)?;
+        let issuer = OnceLock::new();
+        if let Some(issuer_name) = config.issuer {
+            let _ = issuer.set(IssuerRule {
+                issuer: issuer_name,
                 required: false,
-            })),
-            None => OnceCell::new(),
-        };
+            });
+        }
         Ok(Self {
             oauth,
             http,
             client_id: config.client_id,
             debt_url: join(&config.api, "v1/debt")?,
+            discovery_url: join(&config.access, ".well-known/openid-configuration")?,
             access: config.access,
             scope: config.scope,
             pkce: config.pkce,
@@ -376,28 +435,34 @@ impl NgiClient {
         })
     }
 
-    /// The rule for `iss`: the configured issuer (pinned: NGI's own for preprod and prod, the
-    /// simulator's in the demo, or `NGI_ISSUER`), or else what NGI's discovery document says,
-    /// read once. A failed read is not cached, so the next callback asks again.
-    pub async fn issuer_rule(&self, trace_id: &str) -> Result<&IssuerRule, NgiError> {
-        self.issuer
-            .get_or_try_init(|| self.discover_issuer(trace_id))
-            .await
+    /// The rule for `iss`, when known: the configured issuer (pinned: NGI's own for preprod and
+    /// prod, the simulator's in the demo, or `NGI_ISSUER`), or what NGI's discovery document
+    /// said. Never calls the network: `None` means discovery has not succeeded yet.
+    pub fn issuer_rule(&self) -> Option<&IssuerRule> {
+        self.issuer.get()
     }
 
-    async fn discover_issuer(&self, trace_id: &str) -> Result<IssuerRule, NgiError> {
+    /// Reads NGI's discovery document once, unless the rule is already known; on success the
+    /// rule is kept for good. Start-up calls it, and a background loop while it fails with an
+    /// error worth retrying; callbacks never do.
+    pub async fn discover_issuer_once(&self) -> Result<&IssuerRule, DiscoveryError> {
+        if let Some(rule) = self.issuer.get() {
+            return Ok(rule);
+        }
+        let rule = measured(Endpoint::Discovery, self.fetch_discovery())
+            .await
+            .map_err(|e| DiscoveryError::classify(self.discovery_url.clone(), e))?;
+        // Another caller may have set it meanwhile: the same document, so either is right.
+        Ok(self.issuer.get_or_init(|| rule))
+    }
+
+    async fn fetch_discovery(&self) -> Result<IssuerRule, NgiError> {
         let endpoint = Endpoint::Discovery;
-        let url = self
-            .access
-            .join(".well-known/openid-configuration")
-            .map_err(|e| NgiError::BadAnswer {
-                endpoint,
-                detail: e.to_string(),
-            })?;
         let response = self
             .http
-            .get(url)
-            .header(TRACE_HEADER, trace_id)
+            .get(self.discovery_url.clone())
+            .header(TRACE_HEADER, uuid::Uuid::new_v4().to_string())
+            .header(header::ACCEPT, "application/json")
             .send()
             .await
             .map_err(|e| NgiError::from_reqwest(endpoint, &e))?;
@@ -578,18 +643,26 @@ mod tests {
 
     use super::*;
 
-    fn client(pkce: bool, scope: &str) -> NgiClient {
-        NgiClient::new(NgiConfig {
+    fn config() -> NgiConfig {
+        NgiConfig {
             access: Url::parse("https://access-preprod.norskgjeld.no").unwrap(),
             api: Url::parse("https://api-preprod.norskgjeld.no").unwrap(),
             client_id: ClientId::new("client id".into()),
             client_secret: ClientSecret::new("secret".into()),
             redirect_uri: Url::parse("https://lan.example.no/v1/callback").unwrap(),
-            scope: scope.parse().unwrap(),
-            pkce,
+            scope: "debt.unsecured.presentation".parse().unwrap(),
+            pkce: true,
             issuer: None,
             timeout: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(1),
+        }
+    }
+
+    fn client(pkce: bool, scope: &str) -> NgiClient {
+        NgiClient::new(NgiConfig {
+            scope: scope.parse().unwrap(),
+            pkce,
+            ..config()
         })
         .unwrap()
     }
@@ -654,6 +727,69 @@ mod tests {
         assert_eq!(logged.chars().count(), MAX_LOGGED_CHARS);
         assert!(logged.starts_with("oklevel:ERROR31mxxx"), "{logged}");
         assert!(!logged.contains(['\r', '\n', '"', '{', '\u{1b}']));
+    }
+
+    #[test]
+    fn the_issuer_rule_is_known_at_once_only_when_pinned() {
+        assert_eq!(
+            client(true, "debt.unsecured.presentation").issuer_rule(),
+            None
+        );
+        let pinned = NgiClient::new(NgiConfig {
+            issuer: Some("https://access-preprod.norskgjeld.no/".into()),
+            ..config()
+        })
+        .unwrap();
+        assert_eq!(
+            pinned.issuer_rule(),
+            Some(&IssuerRule {
+                issuer: "https://access-preprod.norskgjeld.no/".into(),
+                required: false,
+            })
+        );
+    }
+
+    #[test]
+    fn discovery_failures_worth_retrying_are_those_of_an_unreachable_or_failing_host() {
+        let url = Url::parse("https://ngi.example/.well-known/openid-configuration").unwrap();
+        let endpoint = Endpoint::Discovery;
+        let status = |status| NgiError::Status {
+            endpoint,
+            status,
+            trace_id: None,
+        };
+        let retryable = [
+            NgiError::Timeout { endpoint },
+            NgiError::Unreachable {
+                endpoint,
+                detail: "connection refused".into(),
+            },
+            status(500),
+            status(503),
+            status(429),
+        ];
+        for e in retryable {
+            let shown = e.to_string();
+            assert!(
+                DiscoveryError::classify(url.clone(), e).is_retryable(),
+                "{shown}"
+            );
+        }
+        let final_answers = [
+            status(404),
+            status(401),
+            NgiError::BadAnswer {
+                endpoint,
+                detail: "not a discovery document".into(),
+            },
+        ];
+        for e in final_answers {
+            let shown = e.to_string();
+            assert!(
+                !DiscoveryError::classify(url.clone(), e).is_retryable(),
+                "{shown}"
+            );
+        }
     }
 
     #[test]

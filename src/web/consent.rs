@@ -216,7 +216,15 @@ async fn handle_callback(
     let callback = Callback::parse(query).map_err(Refusal::from)?;
     ctx.record_flow(&pending::flow_id(&callback.state));
 
-    let issuer = app.ngi.issuer_rule(&ctx.request_id).await?;
+    // The issuer is pinned, or read from discovery at start-up (retried in the background): a
+    // callback asks nobody, and while it is not known no callback can be checked.
+    let Some(issuer) = app.ngi.issuer_rule() else {
+        return Err(AppError::with_cause(
+            ErrorKind::NgiUnavailable,
+            "NGI's issuer is not known yet: its discovery document has not been read",
+        )
+        .into());
+    };
     let now = app.now();
     let flows = FlowSession(session);
     let mut pending_flows = flows.pending().await.map_err(AppError::session)?;

@@ -1,5 +1,5 @@
-//! `GET /healthz` (the process answers), `GET /readyz` (it can serve a flow: the session store
-//! answers; the configuration was validated at start-up) and `GET /metrics` (Prometheus text).
+//! `GET /healthz` (the process answers), `GET /readyz` (it can serve a flow: NGI's issuer is
+//! known and the session store answers; the configuration was validated at start-up) and `GET /metrics` (Prometheus text).
 
 use axum::Router;
 use axum::extract::State;
@@ -18,6 +18,13 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn ready(State(app): State<AppState>) -> impl IntoResponse {
+    // Callbacks cannot be checked without it; the discovery loop logs why it is missing.
+    if app.ngi.issuer_rule().is_none() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: NGI's discovery document has not been read yet (retrying)".to_owned(),
+        );
+    }
     match app.sessions.ping().await {
         Ok(()) => (StatusCode::OK, "ready".to_owned()),
         Err(e) => {

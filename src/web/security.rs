@@ -9,6 +9,11 @@ use axum::response::Response;
 use tower::util::MapResponseLayer;
 use url::Url;
 
+/// The content security policy could not be made a header value (NGI's origin in it cannot be).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the content security policy header")]
+pub struct SecurityHeadersError(#[from] axum::http::header::InvalidHeaderValue);
+
 /// The headers, built once at start-up.
 #[derive(Debug, Clone)]
 pub struct SecurityHeaders {
@@ -19,7 +24,7 @@ pub struct SecurityHeaders {
 impl SecurityHeaders {
     /// `ngi_access` is the only other origin a form may lead to: the landing form's POST answers
     /// 303 to NGI, and browsers apply `form-action` to the redirect as well.
-    pub fn new(ngi_access: &Url, https: bool) -> Result<Self, String> {
+    pub fn new(ngi_access: &Url, https: bool) -> Result<Self, SecurityHeadersError> {
         let ngi_origin = ngi_access.origin().ascii_serialization();
         let csp = format!(
             "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self' {ngi_origin}; \
@@ -28,7 +33,7 @@ impl SecurityHeaders {
         let mut always = HeaderMap::new();
         always.insert(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_str(&csp).map_err(|e| format!("content security policy: {e}"))?,
+            HeaderValue::from_str(&csp)?,
         );
         always.insert(
             header::X_CONTENT_TYPE_OPTIONS,

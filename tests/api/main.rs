@@ -3,6 +3,7 @@
 
 mod callback_errors;
 mod debug_output;
+mod discovery;
 mod flow;
 mod helpers;
 mod hostile;

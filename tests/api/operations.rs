@@ -244,3 +244,62 @@ async fn a_fresh_instance_shows_every_series_at_zero() {
         ));
     }
 }
+
+#[tokio::test]
+async fn flow_starts_across_many_clients_are_capped_per_instance_with_retry_after() {
+    let app = spawn_app_with(Options {
+        args: ngi_consent::config::ServeArgs {
+            flow_starts_per_second: Some("2".into()),
+            trusted_proxies: Some("127.0.0.1".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let start_as = |client: &'static str| {
+        app.client
+            .get(app.url("/consent/start"))
+            .header("x-forwarded-for", client)
+            .send()
+    };
+    // Each client is well within its own limit; together they reach the instance's cap.
+    for client in ["198.51.100.1", "198.51.100.2"] {
+        let response = start_as(client).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{client}");
+    }
+
+    let refused = start_as("203.0.113.3").await.unwrap();
+
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(retry_after, 1);
+    assert!(body(refused).await.contains("For mange forsøk"));
+    assert_eq!(app.get("/").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_cap_of_zero_lets_many_clients_start_flows() {
+    let app = spawn_app_with(Options {
+        args: ngi_consent::config::ServeArgs {
+            flow_starts_per_second: Some("0".into()),
+            trusted_proxies: Some("127.0.0.1".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    for n in 1..=50 {
+        let response = app
+            .client
+            .get(app.url("/consent/start"))
+            .header("x-forwarded-for", format!("198.51.100.{n}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "client {n}");
+    }
+}

@@ -23,6 +23,91 @@ fn a_missing_client_id_outside_simulator_mode_stops_start_up_naming_it() {
     assert!(stderr.contains("invalid setting NGI_CLIENT_ID"), "{stderr}");
 }
 
+/// As `run_with`, for settings the site should refuse: a site that starts instead is stopped
+/// after a while and reported, rather than left serving.
+pub async fn refused_with(env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ngi-consent"));
+    command.env_clear().kill_on_drop(true);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(20), child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("the site started with {env:?}"))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn without_ngi_env_a_public_address_stops_start_up_asking_for_ngi_env() {
+    for (bind, public_url) in [
+        ("0.0.0.0:0", "http://127.0.0.1:3000"),
+        ("127.0.0.1:0", "https://lan.example.no"),
+    ] {
+        let env = [
+            ("APP_BIND", bind),
+            ("PUBLIC_URL", public_url),
+            ("SIMULATOR_BIND", "127.0.0.1:0"),
+        ];
+        let out = refused_with(&env).await;
+        assert_eq!(out.status.code(), Some(2), "{env:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("invalid setting NGI_ENV"), "{stderr}");
+        assert!(stderr.contains("NGI_ENV=simulator"), "{stderr}");
+    }
+}
+
+#[tokio::test]
+async fn without_ngi_env_real_client_credentials_stop_start_up_asking_for_ngi_env() {
+    let secret = "a-secret-ngi-issued";
+    let out = refused_with(&[
+        ("APP_BIND", "127.0.0.1:0"),
+        ("SIMULATOR_BIND", "127.0.0.1:0"),
+        ("NGI_CLIENT_ID", "lan-example"),
+        ("NGI_CLIENT_SECRET", secret),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("invalid setting NGI_ENV"), "{stderr}");
+    assert!(!stderr.contains(secret), "{stderr}");
+}
+
+#[tokio::test]
+async fn an_explicit_simulator_on_a_public_url_shows_the_demo_banner() {
+    let settings = ngi_consent::config::Settings::from_args(ngi_consent::config::ServeArgs {
+        ngi_env: Some("simulator".into()),
+        public_url: Some("https://demo.example.no".into()),
+        simulator_bind: Some("127.0.0.1:0".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let site = url::Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+    let app = ngi_consent::startup::Application::build_with(
+        listener,
+        settings,
+        ngi_consent::web::system_clock(),
+    )
+    .await
+    .unwrap();
+    assert!(app.simulator().is_some());
+    tokio::spawn(app.run_until(std::future::pending()));
+
+    let landing = reqwest::get(site.clone()).await.unwrap();
+
+    assert_eq!(landing.status(), reqwest::StatusCode::OK);
+    let page = landing.text().await.unwrap();
+    assert!(page.contains(r#"class="demo-banner""#), "{page}");
+    assert!(page.contains("simulator"), "{page}");
+}
+
 #[test]
 fn a_bad_scope_stops_start_up_naming_it() {
     let out = run_with(&[("NGI_SCOPE", "debt.unsecured.presentation.400")]);
@@ -69,7 +154,11 @@ fn help_lists_every_setting_without_the_secret_value() {
         "NGI_CLIENT_SECRET",
         "NGI_SCOPE",
         "NGI_PKCE",
+        "NGI_ISSUER",
         "SIMULATOR_BIND",
+        "SESSION_MAX_AGE_SECS",
+        "RATE_LIMIT_IPV6_PREFIX",
+        "FLOW_STARTS_PER_SECOND",
     ] {
         assert!(help.contains(variable), "{variable} missing from --help");
     }

@@ -1,0 +1,62 @@
+//! The name of every environment variable the site and the simulator read, in one place, so the
+//! command line, the error messages and other code (the load bench) name settings alike. Each
+//! variable's flag is the same name in kebab case (`SESSION_STORE` is `--session-store`).
+
+/// Address the site listens on.
+pub const APP_BIND: &str = "APP_BIND";
+/// The site's public base URL.
+pub const PUBLIC_URL: &str = "PUBLIC_URL";
+/// simulator, preprod or prod.
+pub const NGI_ENV: &str = "NGI_ENV";
+/// NGI's authorization server, overriding the environment's.
+pub const NGI_ACCESS_URL: &str = "NGI_ACCESS_URL";
+/// NGI's API host, overriding the environment's.
+pub const NGI_API_URL: &str = "NGI_API_URL";
+/// The client id NGI issued.
+pub const NGI_CLIENT_ID: &str = "NGI_CLIENT_ID";
+/// The client secret NGI issued.
+pub const NGI_CLIENT_SECRET: &str = "NGI_CLIENT_SECRET";
+/// A file holding the client secret.
+pub const NGI_CLIENT_SECRET_FILE: &str = "NGI_CLIENT_SECRET_FILE";
+/// The consent scope.
+pub const NGI_SCOPE: &str = "NGI_SCOPE";
+/// Whether PKCE is sent.
+pub const NGI_PKCE: &str = "NGI_PKCE";
+/// The issuer a callback's `iss` must equal.
+pub const NGI_ISSUER: &str = "NGI_ISSUER";
+/// Total time for one call to NGI, in milliseconds.
+pub const NGI_TIMEOUT_MS: &str = "NGI_TIMEOUT_MS";
+/// Time to connect to NGI, in milliseconds.
+pub const NGI_CONNECT_TIMEOUT_MS: &str = "NGI_CONNECT_TIMEOUT_MS";
+/// Address of the embedded simulator (and of `ngi-consent simulator`).
+pub const SIMULATOR_BIND: &str = "SIMULATOR_BIND";
+/// pretty or json.
+pub const LOG_FORMAT: &str = "LOG_FORMAT";
+/// memory, or a redis:// or rediss:// URL.
+pub const SESSION_STORE: &str = "SESSION_STORE";
+/// The CA file that verifies a rediss:// server.
+pub const REDIS_CA_FILE: &str = "REDIS_CA_FILE";
+/// Seconds without a request after which a session ends.
+pub const SESSION_IDLE_SECS: &str = "SESSION_IDLE_SECS";
+/// Seconds after which a session ends however busy it is.
+pub const SESSION_MAX_AGE_SECS: &str = "SESSION_MAX_AGE_SECS";
+/// The key sealing session data in Redis.
+pub const SESSION_KEY: &str = "SESSION_KEY";
+/// A file holding the session key.
+pub const SESSION_KEY_FILE: &str = "SESSION_KEY_FILE";
+/// Flows one client may start per minute.
+pub const RATE_LIMIT_PER_MINUTE: &str = "RATE_LIMIT_PER_MINUTE";
+/// The IPv6 prefix length one client is counted by.
+pub const RATE_LIMIT_IPV6_PREFIX: &str = "RATE_LIMIT_IPV6_PREFIX";
+/// Flows all clients together may start per second on one instance.
+pub const FLOW_STARTS_PER_SECOND: &str = "FLOW_STARTS_PER_SECOND";
+/// Proxies whose X-Forwarded-For names the client.
+pub const TRUSTED_PROXIES: &str = "TRUSTED_PROXIES";
+/// `ngi-consent simulator`: a redirect URI the registered client may use.
+pub const SIMULATOR_REDIRECT_URI: &str = "SIMULATOR_REDIRECT_URI";
+/// `ngi-consent simulator`: the registered client's id.
+pub const SIMULATOR_CLIENT_ID: &str = "SIMULATOR_CLIENT_ID";
+/// `ngi-consent simulator`: the registered client's secret.
+pub const SIMULATOR_CLIENT_SECRET: &str = "SIMULATOR_CLIENT_SECRET";
+/// `ngi-consent simulator`: send `iss` on the redirect back.
+pub const SIMULATOR_SEND_ISS: &str = "SIMULATOR_SEND_ISS";
