@@ -11,6 +11,7 @@ pub const FLOWS_STARTED: &str = "ngi_consent_flows_started_total";
 pub const CALLBACKS: &str = "ngi_consent_callbacks_total";
 pub const NGI_REQUEST_SECONDS: &str = "ngi_consent_ngi_request_duration_seconds";
 pub const NGI_ERRORS: &str = "ngi_consent_ngi_errors_total";
+pub const CLIENT_CREDENTIALS: &str = "ngi_consent_client_credentials_requests_total";
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -49,6 +50,22 @@ pub fn register_all(
             metrics::counter!(NGI_ERRORS, "endpoint" => endpoint, "kind" => kind).increment(0);
         }
     }
+}
+
+/// Puts the client-credentials token requests on `/metrics` at 0 for every audience and outcome.
+pub fn register_client_credentials(audiences: &[&'static str], outcomes: &[&'static str]) {
+    for &audience in audiences {
+        for &outcome in outcomes {
+            metrics::counter!(CLIENT_CREDENTIALS, "audience" => audience, "outcome" => outcome)
+                .increment(0);
+        }
+    }
+}
+
+/// One client-credentials token request to NGI (a cache hit is not one).
+pub fn client_credentials(audience: &'static str, outcome: &'static str) {
+    metrics::counter!(CLIENT_CREDENTIALS, "audience" => audience, "outcome" => outcome)
+        .increment(1);
 }
 
 pub fn flow_started() {

@@ -178,6 +178,7 @@ impl Application {
             crate::ngi::client::Endpoint::LABELS,
             crate::ngi::client::NgiError::KINDS,
         );
+        crate::ngi::credentials::register_metrics();
 
         let state = AppState::new(web::Shared {
             ngi: Arc::clone(&ngi),

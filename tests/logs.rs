@@ -119,6 +119,55 @@ async fn whole_flows_leave_no_secret_in_the_logs() {
 }
 
 #[tokio::test]
+async fn client_credentials_tokens_never_reach_the_logs() {
+    use ngi_consent::ngi::client::{NgiClient, NgiConfig};
+    use ngi_consent::ngi::credentials::{Audience, CallError, ClientCredentials};
+
+    captured();
+    let site = url::Url::parse("http://127.0.0.1:9/").unwrap();
+    let sim = spawn_simulator(&site, CLIENT_SECRET, false).await;
+    let ngi = NgiClient::new(NgiConfig {
+        access: sim.base_url().clone(),
+        api: sim.base_url().clone(),
+        client_id: oauth2::ClientId::new(CLIENT_ID.into()),
+        client_secret: oauth2::ClientSecret::new(CLIENT_SECRET.into()),
+        redirect_uri: site.join("/v1/callback").unwrap(),
+        scope: "debt.unsecured.presentation".parse().unwrap(),
+        pkce: true,
+        issuer: Some(sim.issuer()),
+        timeout: std::time::Duration::from_secs(5),
+        connect_timeout: std::time::Duration::from_secs(1),
+    })
+    .unwrap();
+    let creds = ClientCredentials::new(Arc::new(ngi), TestClock::new().as_clock()).unwrap();
+    // Granted, refused by the API twice (so dropped and renewed), and refused by NGI.
+    let refused: Result<(), _> = creds
+        .with_token(Audience::Debt, "trace", |_token| async {
+            Err(CallError::<std::fmt::Error>::TokenRefused)
+        })
+        .await;
+    assert!(refused.is_err());
+    sim.set_client_audiences(CLIENT_ID, &[]);
+    assert!(creds.token(Audience::Feed, "trace").await.is_err());
+
+    let tokens = sim.issued_access_tokens();
+    assert_eq!(tokens.len(), 2);
+    let logs = text();
+    assert!(
+        logs.contains("NGI refused a client-credentials token"),
+        "{logs}"
+    );
+    assert!(logs.contains("invalid_scope"), "{logs}");
+    for token in tokens {
+        let (_, signature) = token.split_once('.').unwrap();
+        assert!(
+            !logs.contains(signature),
+            "a client-credentials token is in the logs"
+        );
+    }
+}
+
+#[tokio::test]
 async fn each_request_gets_one_line_with_its_id_route_status_and_latency() {
     captured();
     let app = spawn_app().await;

@@ -23,7 +23,7 @@ use crate::ngi::wire;
 /// The header NGI echoes as `trace_id` in its error answers; we send our own request id in it.
 pub const TRACE_HEADER: &str = "x-trace-id";
 
-type OAuthClient =
+pub(crate) type OAuthClient =
     BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 /// Which NGI endpoint a failure came from, for logs and pages.
@@ -222,6 +222,7 @@ pub struct NgiClient {
     http: reqwest::Client,
     client_id: ClientId,
     access: Url,
+    api: Url,
     debt_url: Url,
     scope: ConsentScope,
     pkce: bool,
@@ -278,11 +279,26 @@ impl NgiClient {
             client_id: config.client_id,
             debt_url: join(&config.api, "v1/debt")?,
             discovery_url: join(&config.access, ".well-known/openid-configuration")?,
+            api: config.api,
             access: config.access,
             scope: config.scope,
             pkce: config.pkce,
             issuer,
         })
+    }
+
+    /// What the client-credentials grant shares with the rest: the oauth2 client (token URL and
+    /// Basic credentials), the one outbound HTTP client, and the API host the audiences are on.
+    pub(crate) fn oauth(&self) -> &OAuthClient {
+        &self.oauth
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) fn api(&self) -> &Url {
+        &self.api
     }
 
     /// The scope every flow asks for.
@@ -510,7 +526,7 @@ async fn measured<T>(
 
 /// The oauth2 crate's HTTP hook: our shared client, our trace id, and 5xx answers turned into
 /// errors before oauth2 tries to read them as OAuth error bodies.
-async fn send_token_request(
+pub(crate) async fn send_token_request(
     http: &reqwest::Client,
     trace_id: &str,
     request: oauth2::HttpRequest,
@@ -553,7 +569,7 @@ const MAX_LOGGED_CHARS: usize = 64;
 /// letters, digits, space and `_-.:`, so an answer cannot forge lines, hide behind control
 /// characters or fill the log. Documented codes and trace ids (`invalid consent`, UUIDs) pass
 /// unchanged.
-fn loggable(value: &str) -> String {
+pub(crate) fn loggable(value: &str) -> String {
     value
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '-' | '.' | ':'))

@@ -1,4 +1,6 @@
-//! NGI: the client for its authorization server and debt API, and its wire format.
+//! NGI: the client for its authorization server and debt API, client-credentials tokens, and its
+//! wire format.
 
 pub mod client;
+pub mod credentials;
 pub mod wire;

@@ -96,9 +96,16 @@ pub(crate) async fn debt(State(shared): State<Arc<Shared>>, headers: HeaderMap) 
         return bad_request("The Authorization header must be: Bearer <access token>");
     };
     let now = shared.now();
-    let used = lock(&shared.store).use_token(token, now);
     let forbidden =
         |error, description: &str| ngi_error(StatusCode::FORBIDDEN, error, description, &trace_id);
+    // The spec: this API takes a token from the authorization-code flow, which is what names the person.
+    if lock(&shared.client_tokens).get(token, now).is_some() {
+        return forbidden(
+            "invalid access token",
+            "A client-credentials token names no person; this API needs one from the authorization-code flow",
+        );
+    }
+    let used = lock(&shared.store).use_token(token, now);
     match used {
         Ok(grant) => match debt_information(&grant.consent) {
             Ok(body) => (StatusCode::OK, Json(body)).into_response(),

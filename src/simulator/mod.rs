@@ -1,12 +1,13 @@
 //! An NGI look-alike that runs on its own port: OpenID discovery, `/oauth2/auth` with a TestID-like login and
-//! a consent page, `/oauth2/token` (authorization code, `client_secret_basic`, PKCE S256) and `/v1/debt` with
-//! fixtures for the two synthetic test persons. Tests can inject faults and observe what the client sent.
+//! a consent page, `/oauth2/token` (authorization code with `client_secret_basic` and PKCE S256, and client
+//! credentials per audience) and `/v1/debt` with fixtures for the two synthetic test persons. Tests can inject faults and observe what the client sent.
 //!
 //! It imports nothing else from this crate: the client and the simulator each read NGI's wire format on
 //! their own, so they cannot share a misunderstanding of it.
 
 mod authorize;
 mod client_auth;
+mod client_credentials;
 mod debt;
 mod discovery;
 mod fault;
@@ -29,6 +30,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
+pub use client_credentials::Audience;
 use state::{Shared, lock};
 
 /// A client registered at the simulated NGI.
@@ -89,6 +91,16 @@ pub struct TokenRequestSeen {
     pub client_id_from_basic: Option<String>,
     pub code_verifier: Option<String>,
     pub redirect_uri: Option<String>,
+    pub audience: Option<String>,
+    pub scope: Option<String>,
+}
+
+/// What a valid client-credentials token was granted for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientTokenGrant {
+    pub client_id: String,
+    pub audiences: Vec<Audience>,
+    pub scope: Vec<String>,
 }
 
 /// What the last `GET /v1/debt` carried.
@@ -142,6 +154,32 @@ impl SimulatorHandle {
     /// `GET /v1/debt` calls received, whatever their outcome.
     pub fn debt_requests(&self) -> usize {
         self.shared.debt_requests.load(Ordering::SeqCst)
+    }
+
+    /// Which audiences `client_id` may ask client-credentials tokens for, from now on (every
+    /// registered client starts with all of them).
+    pub fn set_client_audiences(&self, client_id: &str, audiences: &[Audience]) {
+        lock(&self.shared.client_audiences).insert(client_id.to_owned(), audiences.to_vec());
+    }
+
+    /// Client-credentials token requests naming `audience`, whatever their outcome (faulted ones included).
+    pub fn client_credentials_requests(&self, audience: Audience) -> usize {
+        lock(&self.shared.client_credentials_requests)
+            .get(&audience)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// What a client-credentials token was granted for, while it is valid.
+    pub fn client_token(&self, access_token: &str) -> Option<ClientTokenGrant> {
+        let now = self.shared.now();
+        lock(&self.shared.client_tokens)
+            .get(access_token, now)
+            .map(|t| ClientTokenGrant {
+                client_id: t.client_id.clone(),
+                audiences: t.audiences.clone(),
+                scope: t.scope.clone(),
+            })
     }
 
     pub fn last_token_request(&self) -> Option<TokenRequestSeen> {

@@ -6,6 +6,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use jiff::{SignedDuration, Timestamp};
 
+use super::client_credentials::{Audience, ClientTokens};
 use super::store::{Store, later};
 use super::{
     ClientRegistration, DebtRequestSeen, Endpoint, Fault, SimulatorConfig, TokenRequestSeen,
@@ -50,6 +51,10 @@ pub(crate) struct Shared {
     pub(crate) last_debt: Mutex<Option<DebtRequestSeen>>,
     pub(crate) issued: Mutex<Issued>,
     pub(crate) clock_offset: Mutex<SignedDuration>,
+    /// The audiences each client may ask client-credentials tokens for.
+    pub(crate) client_audiences: Mutex<HashMap<String, Vec<Audience>>>,
+    pub(crate) client_tokens: Mutex<ClientTokens>,
+    pub(crate) client_credentials_requests: Mutex<HashMap<Audience, usize>>,
 }
 
 /// A poisoned lock only means another request panicked while holding it; the data is still usable.
@@ -72,10 +77,15 @@ impl Shared {
             ));
         }
         let issuer = format!("{}/", base_url.as_str().trim_end_matches('/'));
-        let clients = config
+        let clients: HashMap<String, ClientRegistration> = config
             .clients
             .into_iter()
             .map(|c| (c.client_id.clone(), c))
+            .collect();
+        // Every registered client starts with every audience, as NGI's demo client has them.
+        let client_audiences = clients
+            .keys()
+            .map(|id| (id.clone(), Audience::ALL.to_vec()))
             .collect();
         Ok(Shared {
             base_url,
@@ -90,6 +100,9 @@ impl Shared {
             last_debt: Mutex::default(),
             issued: Mutex::default(),
             clock_offset: Mutex::new(SignedDuration::ZERO),
+            client_audiences: Mutex::new(client_audiences),
+            client_tokens: Mutex::default(),
+            client_credentials_requests: Mutex::default(),
         })
     }
 
@@ -101,6 +114,20 @@ impl Shared {
     /// An absolute URL on this simulator, e.g. `endpoint("/oauth2/token")`.
     pub(crate) fn endpoint(&self, path: &str) -> String {
         format!("{}{}", self.issuer.trim_end_matches('/'), path)
+    }
+
+    pub(crate) fn audiences_of(&self, client_id: &str) -> Vec<Audience> {
+        lock(&self.client_audiences)
+            .get(client_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn count_client_credentials(&self, audiences: &[Audience]) {
+        let mut counts = lock(&self.client_credentials_requests);
+        for &audience in audiences {
+            *counts.entry(audience).or_default() += 1;
+        }
     }
 
     pub(crate) fn fault(&self, endpoint: Endpoint) -> Option<Fault> {

@@ -158,7 +158,7 @@ fn expired(created: Timestamp, ttl: SignedDuration, now: Timestamp) -> bool {
 
 /// Before an insert into a full map: drops expired entries, then the oldest ones until there is room.
 /// (Lookups check expiry themselves, so expired entries may wait here until the map fills.)
-fn make_room<V>(
+pub(crate) fn make_room<V>(
     map: &mut HashMap<String, V>,
     created: impl Fn(&V) -> Timestamp,
     ttl: SignedDuration,

@@ -1,4 +1,5 @@
-//! `POST /oauth2/token` (authorization code, `client_secret_basic`, PKCE S256) and `POST /oauth2/revoke`.
+//! `POST /oauth2/token` (authorization code, `client_secret_basic`, PKCE S256; client credentials in
+//! [`client_credentials`](super::client_credentials)) and `POST /oauth2/revoke`.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -11,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::client_auth::{BasicCredentials, constant_time_eq, parse_basic};
+use super::client_credentials;
 use super::fault::{self, FaultOutcome};
 use super::params::Params;
 use super::state::{Shared, lock};
@@ -19,14 +21,16 @@ use super::{Endpoint, TokenRequestSeen};
 
 /// RFC 6749 §5.2 errors.
 #[derive(Debug, thiserror::Error)]
-enum TokenError {
+pub(crate) enum TokenError {
     #[error("{0}")]
     InvalidClient(&'static str),
     #[error("{0}")]
     InvalidRequest(&'static str),
+    #[error("{0}")]
+    InvalidScope(&'static str),
     #[error(transparent)]
     InvalidGrant(#[from] GrantError),
-    #[error("Only the authorization_code grant is simulated")]
+    #[error("Only the authorization_code and client_credentials grants are simulated")]
     UnsupportedGrantType,
 }
 
@@ -35,6 +39,7 @@ impl TokenError {
         match self {
             TokenError::InvalidClient(_) => "invalid_client",
             TokenError::InvalidRequest(_) => "invalid_request",
+            TokenError::InvalidScope(_) => "invalid_scope",
             TokenError::InvalidGrant(_) => "invalid_grant",
             TokenError::UnsupportedGrantType => "unsupported_grant_type",
         }
@@ -67,7 +72,7 @@ fn no_store() -> [(header::HeaderName, &'static str); 2] {
     ]
 }
 
-fn basic_credentials(headers: &HeaderMap) -> Option<BasicCredentials> {
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<BasicCredentials> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -75,7 +80,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<BasicCredentials> {
 }
 
 /// Checks `client_secret_basic`; the only method NGI offers.
-fn authenticate(
+pub(crate) fn authenticate(
     shared: &Shared,
     headers: &HeaderMap,
     basic: Option<&BasicCredentials>,
@@ -96,7 +101,7 @@ fn authenticate(
     Ok(basic.client_id.clone())
 }
 
-fn is_form(headers: &HeaderMap) -> bool {
+pub(crate) fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -173,18 +178,29 @@ pub(crate) async fn token(
     tracing::debug!(route = "/oauth2/token", "simulator request");
     shared.token_requests.fetch_add(1, Ordering::SeqCst);
     let form = Params::parse(&body);
+    let client_credentials = form.get("grant_type") == Some("client_credentials");
+    if client_credentials {
+        shared.count_client_credentials(&client_credentials::requested_audiences(&shared, &form));
+    }
     let basic = basic_credentials(&headers);
     *lock(&shared.last_token) = Some(TokenRequestSeen {
         grant_type: form.get("grant_type").map(str::to_owned),
         client_id_from_basic: basic.as_ref().map(|b| b.client_id.clone()),
         code_verifier: form.get("code_verifier").map(str::to_owned),
         redirect_uri: form.get("redirect_uri").map(str::to_owned),
+        audience: form.get("audience").map(str::to_owned),
+        scope: form.get("scope").map(str::to_owned),
     });
     if let FaultOutcome::Answer(response) = fault::apply(shared.fault(Endpoint::Token)).await {
         tracing::info!(outcome = "fault", "simulator token request");
         return response;
     }
-    match exchange(&shared, &headers, basic.as_ref(), &form) {
+    let result = if client_credentials {
+        client_credentials::grant(&shared, &headers, basic.as_ref(), &form)
+    } else {
+        exchange(&shared, &headers, basic.as_ref(), &form)
+    };
+    match result {
         Ok(issued) => {
             lock(&shared.issued).token(issued.access_token.clone());
             tracing::info!(outcome = "issued", "simulator token request");
@@ -220,5 +236,6 @@ pub(crate) async fn revoke(
         return TokenError::InvalidRequest("token is required").into_response();
     };
     lock(&shared.store).revoke(token, &client_id);
+    lock(&shared.client_tokens).revoke(token, &client_id);
     (StatusCode::OK, no_store()).into_response()
 }

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod callback_errors;
+mod client_credentials;
 mod debug_output;
 mod discovery;
 mod flow;

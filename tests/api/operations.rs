@@ -235,6 +235,13 @@ async fn a_fresh_instance_shows_every_series_at_zero() {
             "ngi_consent_callbacks_total{{outcome=\"{outcome}\"}}"
         ));
     }
+    for audience in ["debt", "agreement", "feed"] {
+        for outcome in ["granted", "refused", "failed"] {
+            at_zero(&format!(
+                "ngi_consent_client_credentials_requests_total{{audience=\"{audience}\",outcome=\"{outcome}\"}}"
+            ));
+        }
+    }
     for endpoint in ["token", "debt", "discovery"] {
         at_zero(&format!(
             "ngi_consent_ngi_request_duration_seconds_count{{endpoint=\"{endpoint}\"}}"

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod authorize;
+mod client_credentials;
 mod debt;
 mod faults;
 mod token;

@@ -87,10 +87,7 @@ async fn token_request_errors_follow_rfc_6749() {
     let auth = basic(CLIENT_ID, CLIENT_SECRET);
     let code = sim.code(PRESENTATION, false).await;
     let cases: [(&[(&str, &str)], &str); 5] = [
-        (
-            &[("grant_type", "client_credentials")],
-            "unsupported_grant_type",
-        ),
+        (&[("grant_type", "password")], "unsupported_grant_type"),
         (
             &[("code", &code), ("redirect_uri", REDIRECT_URI)],
             "invalid_request",
