@@ -14,8 +14,8 @@ use crate::bare;
 use crate::client::Conn;
 use crate::options::Options;
 use crate::settings::{
-    APP_BIND, NGI_ACCESS_URL, NGI_API_URL, NGI_CLIENT_ID, NGI_CLIENT_SECRET, PUBLIC_URL,
-    RATE_LIMIT_PER_MINUTE, SERVER_SETTINGS,
+    APP_BIND, FLOW_STARTS_PER_SECOND, NGI_ACCESS_URL, NGI_API_URL, NGI_CLIENT_ID,
+    NGI_CLIENT_SECRET, PUBLIC_URL, RATE_LIMIT_PER_MINUTE, server_settings,
 };
 use crate::simulator;
 
@@ -53,7 +53,7 @@ impl Processes {
             .stderr(stderr);
         // Only the settings given here (and --site-env) reach the servers, whatever this
         // process's environment holds.
-        for key in SERVER_SETTINGS {
+        for key in server_settings() {
             command.env_remove(key);
         }
         for (key, value) in env {
@@ -165,6 +165,8 @@ pub async fn start_site(
         (NGI_CLIENT_ID, DEMO_CLIENT_ID.to_owned()),
         (NGI_CLIENT_SECRET, DEMO_CLIENT_SECRET.to_owned()),
         (RATE_LIMIT_PER_MINUTE, "0".to_owned()),
+        // The per-instance cap on flow starts would refuse the bench's load as a flood.
+        (FLOW_STARTS_PER_SECOND, "0".to_owned()),
     ];
     env.extend(extra.iter().cloned());
     for (key, value) in &options.site_env {

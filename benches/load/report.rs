@@ -8,7 +8,7 @@ use std::time::Instant;
 use crate::measure::Usage;
 use crate::options::Ctx;
 use crate::processes::{LOAD_CORE, SITE_CORE, run};
-use crate::settings::{RATE_LIMIT_PER_MINUTE, RUST_LOG};
+use crate::settings::{FLOW_STARTS_PER_SECOND, RATE_LIMIT_PER_MINUTE, RUST_LOG};
 
 #[derive(Default)]
 pub struct Report {
@@ -71,7 +71,7 @@ impl Report {
         let _ = writeln!(
             out,
             "- settings: site on core {SITE_CORE}, simulator + load generator on core {LOAD_CORE}; {} concurrent connections/flows, HTTP/1.1 keep-alive; \
-             site {RUST_LOG} unset (info), log to {}; {RATE_LIMIT_PER_MINUTE}=0 ({}); CLK_TCK {}",
+             site {RUST_LOG} unset (info), log to {}; {RATE_LIMIT_PER_MINUTE}=0 ({}), {FLOW_STARTS_PER_SECOND}=0; CLK_TCK {}",
             ctx.options.concurrency,
             if ctx.options.site_logs {
                 "target/tmp/bench-site.log"

@@ -60,3 +60,73 @@ pub const SIMULATOR_CLIENT_ID: &str = "SIMULATOR_CLIENT_ID";
 pub const SIMULATOR_CLIENT_SECRET: &str = "SIMULATOR_CLIENT_SECRET";
 /// `ngi-consent simulator`: send `iss` on the redirect back.
 pub const SIMULATOR_SEND_ISS: &str = "SIMULATOR_SEND_ISS";
+
+/// Every setting above, for whoever must clear or list them all (the load bench clears them for
+/// the servers it starts).
+pub const ALL: &[&str] = &[
+    APP_BIND,
+    PUBLIC_URL,
+    NGI_ENV,
+    NGI_ACCESS_URL,
+    NGI_API_URL,
+    NGI_CLIENT_ID,
+    NGI_CLIENT_SECRET,
+    NGI_CLIENT_SECRET_FILE,
+    NGI_SCOPE,
+    NGI_PKCE,
+    NGI_ISSUER,
+    NGI_TIMEOUT_MS,
+    NGI_CONNECT_TIMEOUT_MS,
+    SIMULATOR_BIND,
+    LOG_FORMAT,
+    SESSION_STORE,
+    REDIS_CA_FILE,
+    SESSION_IDLE_SECS,
+    SESSION_MAX_AGE_SECS,
+    SESSION_KEY,
+    SESSION_KEY_FILE,
+    RATE_LIMIT_PER_MINUTE,
+    RATE_LIMIT_IPV6_PREFIX,
+    FLOW_STARTS_PER_SECOND,
+    TRUSTED_PROXIES,
+    SIMULATOR_REDIRECT_URI,
+    SIMULATOR_CLIENT_ID,
+    SIMULATOR_CLIENT_SECRET,
+    SIMULATOR_SEND_ISS,
+];
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::ALL;
+    use crate::config::{ServeArgs, SimulatorArgs};
+
+    #[derive(clap::Parser)]
+    struct Site {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[derive(clap::Parser)]
+    struct Simulator {
+        #[command(flatten)]
+        simulator: SimulatorArgs,
+    }
+
+    /// A setting added to the command line and not here would escape whoever clears them all.
+    #[test]
+    fn all_lists_exactly_the_variables_the_command_line_reads() {
+        let mut read: Vec<String> = Site::command()
+            .get_arguments()
+            .chain(Simulator::command().get_arguments())
+            .filter_map(|a| a.get_env())
+            .map(|e| e.to_string_lossy().into_owned())
+            .collect();
+        read.sort();
+        read.dedup();
+        let mut all: Vec<String> = ALL.iter().map(|s| (*s).to_owned()).collect();
+        all.sort();
+        assert_eq!(read, all);
+    }
+}
