@@ -600,3 +600,39 @@ async fn cookie_values_and_authorization_headers_never_reach_the_logs() {
         }
     }
 }
+
+/// NGI out of reach: the error line's cause chain says what failed underneath (the transport's
+/// own words), and never the URL that was asked.
+#[tokio::test]
+async fn an_unreachable_ngi_is_logged_with_its_cause_and_without_the_url() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead = closed.local_addr().unwrap();
+    drop(closed);
+    let logs = logged_in(LogFormat::Json, async {
+        let app = spawn_app_with(Options {
+            args: ngi_consent::config::ServeArgs {
+                ngi_api_url: Some(format!("http://{dead}")),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await;
+        let callback = app.consent_as(PERSON_1).await;
+        assert_eq!(app.get_url(callback).await.status(), 503);
+    })
+    .await;
+    let failed = lines_of(&logs, "ngi_unavailable");
+    assert_eq!(failed.len(), 1, "{logs}");
+    let line: Value = serde_json::from_str(&failed[0]).unwrap();
+    let cause = line["error.cause"].as_str().unwrap();
+    assert!(
+        cause.starts_with("NGI: NGI debt could not be reached"),
+        "{cause}"
+    );
+    assert!(
+        cause.len() > "NGI: NGI debt could not be reached".len() + 10,
+        "no cause: {cause}"
+    );
+    assert!(!cause.contains(&dead.to_string()), "{cause}");
+    assert!(!cause.contains("/v1/debt"), "{cause}");
+}

@@ -68,8 +68,14 @@ pub enum NgiError {
     },
     #[error("NGI {} did not answer in time", endpoint.as_str())]
     Timeout { endpoint: Endpoint },
-    #[error("NGI {} could not be reached or closed the connection: {detail}", endpoint.as_str())]
-    Unreachable { endpoint: Endpoint, detail: String },
+    /// The transport failed; the source is reqwest's error without the URL, so the log's cause
+    /// chain says what happened (refused, reset, TLS) and nothing request-specific.
+    #[error("NGI {} could not be reached or closed the connection", endpoint.as_str())]
+    Unreachable {
+        endpoint: Endpoint,
+        #[source]
+        source: reqwest::Error,
+    },
     /// A 200 whose body is not what the spec says (garbage, wrong content type, bad values).
     #[error("NGI {} sent an answer we cannot read: {detail}", endpoint.as_str())]
     BadAnswer { endpoint: Endpoint, detail: String },
@@ -98,7 +104,7 @@ impl NgiError {
         }
     }
 
-    fn from_reqwest(endpoint: Endpoint, e: &reqwest::Error) -> Self {
+    fn from_reqwest(endpoint: Endpoint, e: reqwest::Error) -> Self {
         if e.is_timeout() {
             NgiError::Timeout { endpoint }
         } else {
@@ -106,26 +112,9 @@ impl NgiError {
             // token endpoint nothing else, but keep error text free of anything request-specific.
             NgiError::Unreachable {
                 endpoint,
-                detail: e.without_url_display(),
+                source: e.without_url(),
             }
         }
-    }
-}
-
-trait WithoutUrl {
-    fn without_url_display(&self) -> String;
-}
-
-impl WithoutUrl for reqwest::Error {
-    fn without_url_display(&self) -> String {
-        let mut parts = vec![];
-        let mut source: Option<&dyn std::error::Error> = Some(self);
-        while let Some(e) = source {
-            parts.push(e.to_string());
-            source = e.source();
-        }
-        // reqwest's own Display names the URL; the causes below it say what happened.
-        parts.into_iter().skip(1).collect::<Vec<_>>().join(": ")
     }
 }
 
@@ -410,7 +399,7 @@ impl NgiClient {
             .header(header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| NgiError::from_reqwest(endpoint, &e))?;
+            .map_err(|e| NgiError::from_reqwest(endpoint, e))?;
         let status = response.status();
         let json = is_json(response.headers().get(header::CONTENT_TYPE));
         let body = read_body(endpoint, response).await?;
@@ -481,7 +470,7 @@ impl NgiClient {
             .header(header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| NgiError::from_reqwest(endpoint, &e))?;
+            .map_err(|e| NgiError::from_reqwest(endpoint, e))?;
         let status = response.status();
         if !status.is_success() {
             return Err(NgiError::Status {
@@ -542,7 +531,7 @@ pub(crate) async fn send_token_request(
     let response = http
         .execute(request)
         .await
-        .map_err(|e| NgiError::from_reqwest(endpoint, &e))?;
+        .map_err(|e| NgiError::from_reqwest(endpoint, e))?;
     let status = response.status();
     if status.is_server_error() {
         return Err(NgiError::Status {
@@ -600,7 +589,7 @@ async fn read_body(
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| NgiError::from_reqwest(endpoint, &e))?
+        .map_err(|e| NgiError::from_reqwest(endpoint, e))?
     {
         if body.len() + chunk.len() > MAX_ANSWER_BYTES {
             return Err(NgiError::BadAnswer {
@@ -626,6 +615,11 @@ fn is_loopback(url: &Url) -> bool {
 
 #[cfg(test)]
 mod tests {
+    /// A transport error of reqwest's own, made without the network.
+    fn transport_error() -> reqwest::Error {
+        reqwest::Client::new().get("not a url").build().unwrap_err()
+    }
+
     #[test]
     fn every_endpoint_and_error_kind_label_is_listed_for_the_metrics() {
         for endpoint in [Endpoint::Token, Endpoint::Debt, Endpoint::Discovery] {
@@ -646,7 +640,7 @@ mod tests {
             NgiError::Timeout { endpoint },
             NgiError::Unreachable {
                 endpoint,
-                detail: "x".into(),
+                source: transport_error(),
             },
             NgiError::BadAnswer {
                 endpoint,
@@ -778,7 +772,7 @@ mod tests {
             NgiError::Timeout { endpoint },
             NgiError::Unreachable {
                 endpoint,
-                detail: "connection refused".into(),
+                source: transport_error(),
             },
             status(500),
             status(503),
