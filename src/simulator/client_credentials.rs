@@ -13,7 +13,7 @@ use super::params::Params;
 use super::random;
 use super::state::{Shared, lock};
 use super::store::{self, ACCESS_TOKEN_TTL, IssuedToken};
-use super::token::{TokenError, authenticate, is_form};
+use super::token::{TokenError, authenticated_form};
 use axum::http::HeaderMap;
 
 /// An NGI API a client-credentials token can be granted for.
@@ -119,17 +119,7 @@ pub(crate) fn grant(
     basic: Option<&BasicCredentials>,
     form: &Params,
 ) -> Result<IssuedToken, TokenError> {
-    let client_id = authenticate(shared, headers, basic)?;
-    if !is_form(headers) {
-        return Err(TokenError::InvalidRequest(
-            "The body must be application/x-www-form-urlencoded",
-        ));
-    }
-    if form.get("client_secret").is_some() {
-        return Err(TokenError::InvalidRequest(
-            "Use one client authentication method: client_secret_basic",
-        ));
-    }
+    let client_id = authenticated_form(shared, headers, basic, form)?;
     if form
         .repeated(&["grant_type", "audience", "scope", "client_id"])
         .is_some()

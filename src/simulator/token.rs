@@ -112,12 +112,13 @@ pub(crate) fn is_form(headers: &HeaderMap) -> bool {
         })
 }
 
-fn exchange(
+/// What every grant checks first: the client (Basic), a form body, and one way of authenticating.
+pub(crate) fn authenticated_form(
     shared: &Shared,
     headers: &HeaderMap,
     basic: Option<&BasicCredentials>,
     form: &Params,
-) -> Result<IssuedToken, TokenError> {
+) -> Result<String, TokenError> {
     let client_id = authenticate(shared, headers, basic)?;
     if !is_form(headers) {
         return Err(TokenError::InvalidRequest(
@@ -129,6 +130,16 @@ fn exchange(
             "Use one client authentication method: client_secret_basic",
         ));
     }
+    Ok(client_id)
+}
+
+fn exchange(
+    shared: &Shared,
+    headers: &HeaderMap,
+    basic: Option<&BasicCredentials>,
+    form: &Params,
+) -> Result<IssuedToken, TokenError> {
+    let client_id = authenticated_form(shared, headers, basic, form)?;
     if form
         .repeated(&[
             "grant_type",
