@@ -1,6 +1,7 @@
 //! What the logs say, and what they never say. A binary of its own: it installs the process's
 //! one log subscriber (JSON, as in production, our crate at debug), runs whole flows, and reads
-//! every line written.
+//! every line written. One file on purpose, though past 600 lines: the process has one global
+//! subscriber, so everything that reads it lives in this one binary.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[allow(dead_code)] // the flows here use only part of the helpers

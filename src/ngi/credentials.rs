@@ -19,7 +19,9 @@ use oauth2::{AccessToken, RequestTokenError, Scope, TokenResponse};
 use url::Url;
 
 use crate::domain::time::Clock;
-use crate::ngi::client::{Endpoint, NgiClient, NgiError, loggable, send_token_request};
+use crate::ngi::client::{
+    ClientSetupError, Endpoint, NgiClient, NgiError, loggable, send_token_request,
+};
 
 /// An NGI API a client-credentials token is asked for, with the scope NGI documents for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -205,11 +207,14 @@ impl std::fmt::Debug for ClientCredentials {
 impl ClientCredentials {
     /// Uses `ngi`'s token endpoint, credentials and outbound HTTP client; `clock` decides when a
     /// cached token is too old.
-    pub fn new(ngi: Arc<NgiClient>, clock: Clock) -> Result<Self, String> {
+    pub fn new(ngi: Arc<NgiClient>, clock: Clock) -> Result<Self, ClientSetupError> {
         let url = |audience: Audience| {
             ngi.api()
                 .join(audience.path())
-                .map_err(|e| format!("cannot build the NGI audience {}: {e}", audience.path()))
+                .map_err(|source| ClientSetupError::Url {
+                    path: audience.path(),
+                    source,
+                })
         };
         let audiences = [
             url(Audience::Debt)?,

@@ -1,6 +1,10 @@
 //! Headless-browser test harness: Chromium driven through chromedriver
 //! (WebDriver), axe-core accessibility checks and screenshots.
 //!
+//! One file on purpose, though past 600 lines: it is one thing, a browser's life (finding the
+//! binaries, starting and stopping chromedriver, the session, axe-core, screenshots), and each
+//! part leans on the others' private state.
+//!
 //! ```ignore
 //! let Some(browser) = Browser::start().await? else { return Ok(()) };
 //! goto(&browser, &format!("http://{addr}/")).await?;
