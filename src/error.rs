@@ -13,6 +13,19 @@ use crate::flow::receive::Refusal;
 use crate::i18n::{ErrorText, Texts};
 use crate::ngi::client::NgiError;
 
+/// An error's text followed by its sources', `: `-separated: the one way this crate writes an
+/// error with its causes, for a log line or a start-up message.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Declares every outcome kind from one table: the enum, `ALL`, and each kind's status, label,
 /// text, whether its page offers a new flow, and whether operators must hear of it even when the
 /// status is a 4xx. A new outcome is one row here and its texts in `i18n`.
@@ -152,16 +165,12 @@ impl AppError {
 
     /// `context: source: source's source …`, for the one log line an error gets.
     pub fn cause_chain(&self) -> String {
-        let mut parts: Vec<String> = self.context.iter().map(|c| (*c).to_owned()).collect();
-        let mut next: Option<&(dyn std::error::Error + 'static)> = match &self.source {
-            Some(source) => Some(source.as_ref()),
-            None => None,
-        };
-        while let Some(e) = next {
-            parts.push(e.to_string());
-            next = e.source();
+        match (self.context, &self.source) {
+            (Some(context), Some(source)) => format!("{context}: {}", chain(source.as_ref())),
+            (None, Some(source)) => chain(source.as_ref()),
+            (Some(context), None) => context.to_owned(),
+            (None, None) => String::new(),
         }
-        parts.join(": ")
     }
 }
 

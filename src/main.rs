@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ngi_consent::config::{ServeArgs, Settings, SimulatorArgs, vars};
-use ngi_consent::startup::{Application, error_chain};
+use ngi_consent::error::chain as error_chain;
+use ngi_consent::startup::Application;
 use ngi_consent::{simulator, telemetry};
 
 /// ngi-consent: consent and debt information from Norsk Gjeldsinformasjon.

@@ -277,7 +277,7 @@ async fn discover_at_start_up(ngi: &NgiClient) -> Result<(), StartupError> {
         }
         Err(e) if e.is_retryable() => {
             tracing::warn!(
-                error = %error_chain(&e),
+                error = %crate::error::chain(&e),
                 "NGI's discovery document cannot be read yet; not ready until it is, retrying"
             );
             Ok(())
@@ -298,7 +298,7 @@ async fn keep_discovering(ngi: Arc<NgiClient>, first: Duration, max: Duration) {
             }
             Err(e) => {
                 tracing::warn!(
-                    error = %error_chain(&e),
+                    error = %crate::error::chain(&e),
                     retryable = e.is_retryable(),
                     "NGI's discovery document still cannot be read; not ready"
                 );
@@ -306,18 +306,6 @@ async fn keep_discovering(ngi: Arc<NgiClient>, first: Duration, max: Duration) {
         }
         wait = (wait * 2).min(max);
     }
-}
-
-/// An error and its causes on one line.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut line = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        line.push_str(": ");
-        line.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    line
 }
 
 /// Periodic upkeep, every 10 s, at the app's clock's time.

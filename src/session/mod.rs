@@ -13,16 +13,3 @@ pub mod sealed;
 
 pub use backend::{ClaimError, PingError, RedisSetupError, SessionBackend};
 pub use keys::REDIS_KEY_PREFIX;
-
-/// An error's text followed by its sources', `: `-separated, for the one log line or message
-/// that reports it.
-pub fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}

@@ -28,7 +28,7 @@ async fn ready(State(app): State<AppState>) -> impl IntoResponse {
     match app.sessions.ping().await {
         Ok(()) => (StatusCode::OK, "ready".to_owned()),
         Err(e) => {
-            let error = crate::session::with_causes(&e);
+            let error = crate::error::chain(&e);
             tracing::warn!(error, "not ready: the session store does not answer");
             (
                 StatusCode::SERVICE_UNAVAILABLE,

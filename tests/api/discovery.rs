@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum_test::TestServer;
 use ngi_consent::config::{ServeArgs, Settings};
-use ngi_consent::startup::{Application, error_chain};
+use ngi_consent::error::chain as error_chain;
+use ngi_consent::startup::Application;
 use tokio::net::TcpListener;
 use url::Url;
 

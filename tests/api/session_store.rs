@@ -290,7 +290,7 @@ async fn store_failures_are_typed_errors_that_keep_their_cause() {
         PingError::Redis(e) => assert!(!e.to_string().is_empty()),
         PingError::Timeout(after) => assert!(after > std::time::Duration::ZERO),
     }
-    let text = ngi_consent::session::with_causes(&claim);
+    let text = ngi_consent::error::chain(&claim);
     assert!(
         text.starts_with("Redis did not record the used state: "),
         "{text}"
