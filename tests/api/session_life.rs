@@ -30,20 +30,25 @@ async fn completed_flow(app: &TestApp, nin: &str) -> Id {
     id
 }
 
+/// A session kept active (a new flow every 25 minutes, well inside the 30-minute idle timeout)
+/// for `active` (at least 50 minutes), then a consent given at NGI: the callback to follow.
+async fn active_for_then_consent(app: &TestApp, active: SignedDuration) -> url::Url {
+    app.start().await;
+    app.clock.advance(SignedDuration::from_mins(25));
+    app.start().await;
+    app.clock.advance(SignedDuration::from_mins(25));
+    app.start().await;
+    app.clock.advance(active - SignedDuration::from_mins(50));
+    app.consent_as(PERSON_1).await
+}
+
 #[tokio::test]
 async fn a_session_ends_at_its_maximum_age_however_active_it_is() {
     assert_eq!(DEFAULT_SESSION_MAX_AGE, SignedDuration::from_hours(1));
     let app = spawn_app().await;
-    // Active all along: a new flow every 25 minutes, well inside the 30-minute idle timeout.
-    app.start().await;
-    app.clock.advance(SignedDuration::from_mins(25));
-    app.start().await;
-    app.clock.advance(SignedDuration::from_mins(25));
-    app.start().await;
-    app.clock.advance(SignedDuration::from_mins(5));
     // 55 minutes in: a flow whose callback comes back 6 minutes later, still inside its
     // 10 minutes and the idle timeout, but past the session's hour.
-    let callback = app.consent_as(PERSON_1).await;
+    let callback = active_for_then_consent(&app, SignedDuration::from_mins(55)).await;
     app.clock.advance(SignedDuration::from_mins(6));
 
     let page = app.get_url(callback).await;
@@ -59,13 +64,7 @@ async fn a_session_ends_at_its_maximum_age_however_active_it_is() {
 #[tokio::test]
 async fn the_same_flow_inside_the_maximum_age_completes() {
     let app = spawn_app().await;
-    app.start().await;
-    app.clock.advance(SignedDuration::from_mins(25));
-    app.start().await;
-    app.clock.advance(SignedDuration::from_mins(25));
-    app.start().await;
-    app.clock.advance(SignedDuration::from_mins(3));
-    let callback = app.consent_as(PERSON_1).await;
+    let callback = active_for_then_consent(&app, SignedDuration::from_mins(53)).await;
     app.clock.advance(SignedDuration::from_mins(6));
 
     assert_eq!(location(&app.get_url(callback).await).path(), "/debt");
