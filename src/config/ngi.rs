@@ -192,8 +192,14 @@ pub(crate) fn check_implicit_simulator(
     if args.ngi_env.is_some() || !matches!(target, NgiTarget::Simulator { .. }) {
         return Ok(());
     }
+    let simulator_bind = match target {
+        NgiTarget::Simulator { bind } => Some(*bind),
+        NgiTarget::Remote { .. } => None,
+    };
     let reason = if !bind.ip().is_loopback() {
         format!("APP_BIND {bind} is not a loopback address")
+    } else if let Some(sim) = simulator_bind.filter(|sim| !sim.ip().is_loopback()) {
+        format!("SIMULATOR_BIND {sim} is not a loopback address")
     } else if let Some(url) = public_url.filter(|url| !is_loopback(url)) {
         format!("PUBLIC_URL {url} is not a loopback address")
     } else if client_id.as_str() != DEMO_CLIENT_ID || client_secret.secret() != DEMO_CLIENT_SECRET {
@@ -257,6 +263,25 @@ mod tests {
             assert!(err.problem.contains(named), "{err}");
             assert!(err.problem.contains("NGI_ENV=simulator"), "{err}");
         }
+    }
+
+    #[test]
+    fn the_implicit_simulator_refuses_to_listen_beyond_loopback_itself() {
+        for sim in ["0.0.0.0:3001", "192.0.2.10:3001"] {
+            let args = ServeArgs {
+                simulator_bind: Some(sim.into()),
+                ..demo_on("127.0.0.1:3000", None)
+            };
+            let err = check(&args).unwrap_err();
+            assert_eq!(err.variable, vars::NGI_ENV);
+            assert!(err.problem.contains("SIMULATOR_BIND"), "{err}");
+        }
+        let explicit = ServeArgs {
+            ngi_env: Some("simulator".into()),
+            simulator_bind: Some("0.0.0.0:3001".into()),
+            ..demo_on("0.0.0.0:3000", None)
+        };
+        assert!(check(&explicit).is_ok());
     }
 
     #[test]

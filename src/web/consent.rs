@@ -99,6 +99,13 @@ async fn start(
     session: &Session,
     nin: Option<Nin>,
 ) -> Result<Response, AppError> {
+    // While NGI's issuer is not known, no callback could be checked: send no one to NGI.
+    if app.ngi.issuer_rule().is_none() {
+        return Err(AppError::with_cause(
+            ErrorKind::NgiUnavailable,
+            "NGI's issuer is not known yet: no flow is started",
+        ));
+    }
     let now = app.now();
     // A new flow fetches anew: debt shown before is not kept beside it.
     DebtSession(session)
