@@ -32,17 +32,33 @@ pub enum Endpoint {
     Token,
     Debt,
     Discovery,
+    /// `GET /v1/debt/{id}`: debt again by consent id.
+    DebtByConsent,
+    /// `GET /v1/debt/{id}/status`.
+    ConsentStatus,
+    /// `DELETE /v1/debt/{id}`.
+    Revoke,
 }
 
 impl Endpoint {
     /// Every endpoint's label, for the metrics.
-    pub const LABELS: &'static [&'static str] = &["token", "debt", "discovery"];
+    pub const LABELS: &'static [&'static str] = &[
+        "token",
+        "debt",
+        "discovery",
+        "debt_by_consent",
+        "consent_status",
+        "revoke",
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Endpoint::Token => "token",
             Endpoint::Debt => "debt",
             Endpoint::Discovery => "discovery",
+            Endpoint::DebtByConsent => "debt_by_consent",
+            Endpoint::ConsentStatus => "consent_status",
+            Endpoint::Revoke => "revoke",
         }
     }
 }
@@ -104,7 +120,7 @@ impl NgiError {
         }
     }
 
-    fn from_reqwest(endpoint: Endpoint, e: reqwest::Error) -> Self {
+    pub(crate) fn from_reqwest(endpoint: Endpoint, e: reqwest::Error) -> Self {
         if e.is_timeout() {
             NgiError::Timeout { endpoint }
         } else {
@@ -400,44 +416,7 @@ impl NgiClient {
             .send()
             .await
             .map_err(|e| NgiError::from_reqwest(endpoint, e))?;
-        let status = response.status();
-        let json = is_json(response.headers().get(header::CONTENT_TYPE));
-        let body = read_body(endpoint, response).await?;
-        if status == reqwest::StatusCode::OK {
-            if !json {
-                return Err(NgiError::BadAnswer {
-                    endpoint,
-                    detail: "the answer is not JSON".into(),
-                });
-            }
-            let info: wire::DebtInformation =
-                serde_json::from_slice(&body).map_err(|e| NgiError::BadAnswer {
-                    endpoint,
-                    detail: format!("not debt information: {}", json_error(&e)),
-                })?;
-            return DebtSummary::try_from(info).map_err(|e| NgiError::BadAnswer {
-                endpoint,
-                detail: e.to_string(),
-            });
-        }
-        let error: Option<wire::ErrorBody> = serde_json::from_slice(&body).ok();
-        let trace_id = error
-            .as_ref()
-            .and_then(|e| e.trace_id.as_deref())
-            .map(loggable);
-        if status == reqwest::StatusCode::FORBIDDEN {
-            return Err(NgiError::ConsentNotValid {
-                error: error
-                    .and_then(|e| e.error)
-                    .map_or_else(|| "forbidden".into(), |e| loggable(&e)),
-                trace_id,
-            });
-        }
-        Err(NgiError::Status {
-            endpoint,
-            status: status.as_u16(),
-            trace_id,
-        })
+        read_debt_answer(endpoint, response).await
     }
 
     /// The rule for `iss`, when known: the configured issuer (pinned: NGI's own for preprod and
@@ -499,8 +478,61 @@ impl NgiClient {
     }
 }
 
+/// Reads a debt API answer (`GET /v1/debt`, `GET /v1/debt/{id}`): 200 with JSON debt information
+/// becomes the summary; 403 is [`NgiError::ConsentNotValid`] with NGI's `error`; anything else is
+/// [`NgiError::Status`]. The body is read within [`MAX_ANSWER_BYTES`].
+pub(crate) async fn read_debt_answer(
+    endpoint: Endpoint,
+    response: reqwest::Response,
+) -> Result<DebtSummary, NgiError> {
+    let status = response.status();
+    let json = is_json(response.headers().get(header::CONTENT_TYPE));
+    let body = read_body(endpoint, response).await?;
+    if status == reqwest::StatusCode::OK {
+        if !json {
+            return Err(NgiError::BadAnswer {
+                endpoint,
+                detail: "the answer is not JSON".into(),
+            });
+        }
+        let info: wire::DebtInformation =
+            serde_json::from_slice(&body).map_err(|e| NgiError::BadAnswer {
+                endpoint,
+                detail: format!("not debt information: {}", json_error(&e)),
+            })?;
+        return DebtSummary::try_from(info).map_err(|e| NgiError::BadAnswer {
+            endpoint,
+            detail: e.to_string(),
+        });
+    }
+    Err(error_answer(endpoint, status.as_u16(), &body))
+}
+
+/// An error answer from the debt API: 403 is [`NgiError::ConsentNotValid`] with NGI's `error`
+/// (cut to a loggable string), anything else [`NgiError::Status`].
+pub(crate) fn error_answer(endpoint: Endpoint, status: u16, body: &[u8]) -> NgiError {
+    let error: Option<wire::ErrorBody> = serde_json::from_slice(body).ok();
+    let trace_id = error
+        .as_ref()
+        .and_then(|e| e.trace_id.as_deref())
+        .map(loggable);
+    if status == 403 {
+        return NgiError::ConsentNotValid {
+            error: error
+                .and_then(|e| e.error)
+                .map_or_else(|| "forbidden".into(), |e| loggable(&e)),
+            trace_id,
+        };
+    }
+    NgiError::Status {
+        endpoint,
+        status,
+        trace_id,
+    }
+}
+
 /// Times one call to NGI and counts its failure by kind, for `/metrics`.
-async fn measured<T>(
+pub(crate) async fn measured<T>(
     endpoint: Endpoint,
     call: impl std::future::Future<Output = Result<T, NgiError>>,
 ) -> Result<T, NgiError> {
@@ -568,7 +600,7 @@ pub(crate) fn loggable(value: &str) -> String {
 
 /// What kind of JSON error, and where, without serde's text: it quotes the offending value,
 /// which in a debt answer could be a national identity number or an amount.
-fn json_error(e: &serde_json::Error) -> String {
+pub(crate) fn json_error(e: &serde_json::Error) -> String {
     format!(
         "{:?} error at line {} column {}",
         e.classify(),
@@ -581,7 +613,7 @@ fn json_error(e: &serde_json::Error) -> String {
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
 /// Reads an answer's body, refusing one larger than `MAX_ANSWER_BYTES`.
-async fn read_body(
+pub(crate) async fn read_body(
     endpoint: Endpoint,
     mut response: reqwest::Response,
 ) -> Result<Vec<u8>, NgiError> {
@@ -602,7 +634,7 @@ async fn read_body(
     Ok(body)
 }
 
-fn is_json(content_type: Option<&HeaderValue>) -> bool {
+pub(crate) fn is_json(content_type: Option<&HeaderValue>) -> bool {
     content_type
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())

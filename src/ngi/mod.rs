@@ -2,5 +2,6 @@
 //! wire format.
 
 pub mod client;
+pub mod consents;
 pub mod credentials;
 pub mod wire;
