@@ -29,7 +29,7 @@ fn fixture(nin: &str) -> Result<Map<String, Value>, serde_json::Error> {
 }
 
 /// NGI's `debt_information`: the fixture with `ssn` and `consent` filled in.
-fn debt_information(consent: &Consent) -> Result<Value, serde_json::Error> {
+pub(crate) fn debt_information(consent: &Consent) -> Result<Value, serde_json::Error> {
     let mut debt = fixture(consent.nin.as_str())?;
     debt.insert("ssn".into(), Value::String(consent.nin.as_str().to_owned()));
     debt.insert(
@@ -44,7 +44,12 @@ fn debt_information(consent: &Consent) -> Result<Value, serde_json::Error> {
 }
 
 /// NGI's error body `{error, error_description, timestamp, trace_id}`.
-fn ngi_error(status: StatusCode, error: &str, description: &str, trace_id: &str) -> Response {
+pub(crate) fn ngi_error(
+    status: StatusCode,
+    error: &str,
+    description: &str,
+    trace_id: &str,
+) -> Response {
     let body = json!({
         "error": error,
         "error_description": description,
@@ -54,7 +59,7 @@ fn ngi_error(status: StatusCode, error: &str, description: &str, trace_id: &str)
     (status, Json(body)).into_response()
 }
 
-fn bearer_token(value: &str) -> Option<&str> {
+pub(crate) fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)

@@ -1,6 +1,7 @@
 //! An NGI look-alike that runs on its own port: OpenID discovery, `/oauth2/auth` with a TestID-like login and
 //! a consent page, `/oauth2/token` (authorization code with `client_secret_basic` and PKCE S256, and client
-//! credentials per audience) and `/v1/debt` with fixtures for the two synthetic test persons. Tests can inject faults and observe what the client sent.
+//! credentials per audience), `/v1/debt` with fixtures for the two synthetic test persons, and debt by
+//! consent id, status and revoke for the consents it issued. Tests can inject faults and observe what the client sent.
 //!
 //! It imports nothing else from this crate: the client and the simulator each read NGI's wire format on
 //! their own, so they cannot share a misunderstanding of it.
@@ -8,6 +9,7 @@
 mod authorize;
 mod client_auth;
 mod client_credentials;
+mod consents;
 mod debt;
 mod discovery;
 mod fault;
@@ -67,6 +69,8 @@ pub struct SimulatorConfig {
 pub enum Endpoint {
     Token,
     Debt,
+    /// `/v1/debt/{id}` (GET and DELETE) and `/v1/debt/{id}/status`.
+    Consent,
 }
 
 /// What a faulted endpoint does instead of (or before) its normal answer.
@@ -154,6 +158,11 @@ impl SimulatorHandle {
     /// `GET /v1/debt` calls received, whatever their outcome.
     pub fn debt_requests(&self) -> usize {
         self.shared.debt_requests.load(Ordering::SeqCst)
+    }
+
+    /// Requests to `/v1/debt/{id}` and `/v1/debt/{id}/status`, any method and outcome.
+    pub fn consent_requests(&self) -> usize {
+        self.shared.consent_requests.load(Ordering::SeqCst)
     }
 
     /// Which audiences `client_id` may ask client-credentials tokens for, from now on (every
@@ -288,6 +297,11 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route(pages::STYLESHEET_PATH, get(pages::stylesheet))
         .route("/v1/debt", get(debt::debt))
+        .route(
+            "/v1/debt/{id}",
+            get(consents::debt_by_id).delete(consents::revoke),
+        )
+        .route("/v1/debt/{id}/status", get(consents::status))
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(16 * 1024))
         .layer(axum::middleware::from_fn(pages::security_headers))

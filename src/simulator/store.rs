@@ -66,10 +66,14 @@ struct AccessTokenGrant {
 #[derive(Clone, Debug)]
 pub(crate) struct Consent {
     pub(crate) id: String,
+    /// The client the person consented to; only it may use the consent by id.
+    pub(crate) client_id: String,
     pub(crate) nin: Nin,
     pub(crate) purpose: Purpose,
     pub(crate) single_use: bool,
     pub(crate) used: bool,
+    /// Revoked by the client (`DELETE /v1/debt/{id}`).
+    pub(crate) revoked: bool,
     pub(crate) created_at: Timestamp,
     pub(crate) expires_at: Timestamp,
 }
@@ -266,10 +270,12 @@ impl Store {
         };
         let consent = Consent {
             id: random::uuid(),
+            client_id: request.client_id.clone(),
             nin,
             purpose: request.scope.purpose,
             single_use: request.scope.days.is_none(),
             used: false,
+            revoked: false,
             created_at: now,
             expires_at: later(now, consent_ttl),
         };
@@ -367,7 +373,7 @@ impl Store {
             .consents
             .get_mut(&grant.consent_id)
             .ok_or(DebtRefusal::NoValidConsent)?;
-        if consent.single_use && consent.used {
+        if (consent.single_use && consent.used) || consent.revoked {
             return Err(DebtRefusal::NoValidConsent);
         }
         if now >= consent.expires_at {
@@ -377,6 +383,13 @@ impl Store {
         Ok(DebtGrant {
             consent: consent.clone(),
         })
+    }
+
+    /// The consent `id`, if `client_id` holds it (another client's is as unknown to it).
+    pub(crate) fn client_consent(&mut self, id: &str, client_id: &str) -> Option<&mut Consent> {
+        self.consents
+            .get_mut(id)
+            .filter(|c| c.client_id == client_id)
     }
 
     /// RFC 7009: revokes an access token if this client holds it; unknown tokens are no error.

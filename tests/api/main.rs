@@ -3,6 +3,7 @@
 
 mod callback_errors;
 mod client_credentials;
+mod consent_calls;
 mod debug_output;
 mod discovery;
 mod flow;
