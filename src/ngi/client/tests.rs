@@ -5,9 +5,18 @@ fn transport_error() -> reqwest::Error {
 
 #[test]
 fn every_endpoint_and_error_kind_label_is_listed_for_the_metrics() {
-    for endpoint in [Endpoint::Token, Endpoint::Debt, Endpoint::Discovery] {
+    let endpoints = [
+        Endpoint::Token,
+        Endpoint::Debt,
+        Endpoint::Discovery,
+        Endpoint::DebtByConsent,
+        Endpoint::ConsentStatus,
+        Endpoint::Revoke,
+    ];
+    for endpoint in endpoints {
         assert!(Endpoint::LABELS.contains(&endpoint.as_str()));
     }
+    assert_eq!(Endpoint::LABELS.len(), endpoints.len());
     let endpoint = Endpoint::Debt;
     let errors = [
         NgiError::TokenRefused { code: "x".into() },
