@@ -233,29 +233,18 @@ impl Consents {
             .await
     }
 
-    /// `{api}/v1/debt/{id}` or `…/status`, the id added as one escaped path segment.
     fn url(
         &self,
         consent_id: &ConsentId,
         status: bool,
         endpoint: Endpoint,
     ) -> Result<Url, ConsentError> {
-        let mut url = self.ngi.api().clone();
-        {
-            let mut segments = url.path_segments_mut().map_err(|()| {
-                AuthorizedError::Call(NgiError::BadAnswer {
-                    endpoint,
-                    detail: "the API URL cannot take a path".into(),
-                })
-            })?;
-            segments
-                .pop_if_empty()
-                .extend(["v1", "debt", consent_id.as_str()]);
-            if status {
-                segments.push("status");
-            }
-        }
-        Ok(url)
+        consent_url(self.ngi.api(), consent_id, status).ok_or_else(|| {
+            AuthorizedError::Call(NgiError::BadAnswer {
+                endpoint,
+                detail: "the API URL cannot take a path".into(),
+            })
+        })
     }
 
     /// Sends one request with the bearer token (in the header only) and our trace id. A token
@@ -282,6 +271,23 @@ impl Consents {
         crate::metrics::ngi_request(endpoint.as_str(), started.elapsed());
         Ok(response)
     }
+}
+
+/// `{api}/v1/debt/{id}` or `…/status`, the id added as one escaped path segment (so even an id
+/// that got past [`ConsentId`]'s rule could not name another path); `None` for an API URL that
+/// cannot have a path.
+fn consent_url(api: &Url, consent_id: &ConsentId, status: bool) -> Option<Url> {
+    let mut url = api.clone();
+    {
+        let mut segments = url.path_segments_mut().ok()?;
+        segments
+            .pop_if_empty()
+            .extend(["v1", "debt", consent_id.as_str()]);
+        if status {
+            segments.push("status");
+        }
+    }
+    Some(url)
 }
 
 /// Counts a failed call by kind, as the other NGI calls are counted.
