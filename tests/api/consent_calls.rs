@@ -271,3 +271,68 @@ async fn an_ngi_failure_is_the_client_s_status_error_and_a_slow_ngi_a_timeout() 
             .is_active()
     );
 }
+
+/// A raw client-credentials token for `audience` (a path on the simulator) and `scope`.
+async fn raw_token(sim: &SimulatorHandle, audience: &str, scope: &str) -> String {
+    let secret: String = url::form_urlencoded::byte_serialize(CLIENT_SECRET.as_bytes()).collect();
+    let response = reqwest::Client::new()
+        .post(sim.base_url().join("/oauth2/token").unwrap())
+        .basic_auth(CLIENT_ID, Some(secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("audience", sim.base_url().join(audience).unwrap().as_str()),
+            ("scope", scope),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value = response.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_simulator_takes_only_a_debt_audience_token_with_a_debt_scope() {
+    let s = setup(WITH_DAYS).await;
+    let id = s.consent().await;
+    let status_url = s
+        .sim
+        .base_url()
+        .join(&format!("/v1/debt/{id}/status"))
+        .unwrap();
+    let status_with = |token: String| {
+        let url = status_url.clone();
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let feed_audience = raw_token(&s.sim, "/feed/v1/consent", "debt.unsecured.presentation").await;
+    assert_eq!(status_with(feed_audience).await, StatusCode::FORBIDDEN);
+    let feed_scope = raw_token(&s.sim, "/v1/debt", "client.access.consent.events").await;
+    assert_eq!(status_with(feed_scope).await, StatusCode::FORBIDDEN);
+    let right = raw_token(&s.sim, "/v1/debt", "debt.unsecured.presentation").await;
+    assert_eq!(status_with(right).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_escaped_path_at_the_simulator_is_one_unknown_consent_id() {
+    let s = setup(WITH_DAYS).await;
+    let token = s.creds.token(Audience::Debt, TRACE).await.unwrap();
+    let url = format!("{}v1/debt/..%2F..%2Foauth2%2Frevoke", s.sim.base_url());
+    let response = reqwest::Client::new()
+        .delete(url)
+        .bearer_auth(token.secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid consent");
+    assert_eq!(s.sim.consent_requests(), 1);
+}
