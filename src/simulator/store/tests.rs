@@ -236,3 +236,33 @@ fn expired_entries_make_room_before_live_ones_are_dropped() {
     assert_eq!(store.transactions.len(), 1);
     assert!(store.transaction(&tx, after).is_some());
 }
+
+#[test]
+fn a_revoked_consent_gives_no_debt_to_the_token_of_its_flow() {
+    let mut store = Store::default();
+    let code = code_for(&mut store, "debt.unsecured.presentation.30", None, t0());
+    let token = store
+        .redeem(&exchange(&code, None), t0())
+        .unwrap()
+        .access_token;
+    let id = store.use_token(&token, t0()).unwrap().consent.id;
+    store.client_consent(&id, CLIENT).unwrap().revoked = true;
+    assert_eq!(
+        store.use_token(&token, t0()).err(),
+        Some(DebtRefusal::NoValidConsent)
+    );
+}
+
+#[test]
+fn a_consent_is_held_only_by_the_client_it_was_given_to() {
+    let mut store = Store::default();
+    let code = code_for(&mut store, "debt.unsecured.presentation.30", None, t0());
+    let token = store
+        .redeem(&exchange(&code, None), t0())
+        .unwrap()
+        .access_token;
+    let id = store.use_token(&token, t0()).unwrap().consent.id;
+    assert!(store.client_consent(&id, CLIENT).is_some());
+    assert!(store.client_consent(&id, "other-client").is_none());
+    assert!(store.client_consent("no-such-id", CLIENT).is_none());
+}
