@@ -258,7 +258,7 @@ impl Consents {
         endpoint: Endpoint,
     ) -> Result<reqwest::Response, CallError<NgiError>> {
         let started = std::time::Instant::now();
-        let response = self
+        let result = self
             .ngi
             .http()
             .request(method, url)
@@ -266,9 +266,11 @@ impl Consents {
             .header(TRACE_HEADER, trace_id)
             .header(header::ACCEPT, "application/json")
             .send()
-            .await
-            .map_err(|e| measured_error(endpoint, NgiError::from_reqwest(endpoint, e)))?;
+            .await;
+        // Timed up to the answer's head, failed or not, as every NGI call is.
         crate::metrics::ngi_request(endpoint.as_str(), started.elapsed());
+        let response =
+            result.map_err(|e| measured_error(endpoint, NgiError::from_reqwest(endpoint, e)))?;
         Ok(response)
     }
 }
