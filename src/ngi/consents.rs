@@ -152,18 +152,15 @@ impl Consents {
         trace_id: &str,
     ) -> Result<DebtSummary, ConsentError> {
         let endpoint = Endpoint::DebtByConsent;
-        let url = self.url(consent_id, false, endpoint)?;
-        self.credentials
-            .with_token(Audience::Debt, trace_id, |token| {
-                let url = url.clone();
-                async move {
-                    let response = self
-                        .send(reqwest::Method::GET, url, &token, trace_id, endpoint)
-                        .await?;
-                    measure(endpoint, read_debt_answer(endpoint, response).await)
-                }
-            })
-            .await
+        self.call(
+            reqwest::Method::GET,
+            consent_id,
+            false,
+            endpoint,
+            trace_id,
+            |response| async move { measure(endpoint, read_debt_answer(endpoint, response).await) },
+        )
+        .await
     }
 
     /// `GET /v1/debt/{id}/status`.
@@ -173,36 +170,35 @@ impl Consents {
         trace_id: &str,
     ) -> Result<ConsentStatus, ConsentError> {
         let endpoint = Endpoint::ConsentStatus;
-        let url = self.url(consent_id, true, endpoint)?;
-        self.credentials
-            .with_token(Audience::Debt, trace_id, |token| {
-                let url = url.clone();
-                async move {
-                    let response = self
-                        .send(reqwest::Method::GET, url, &token, trace_id, endpoint)
-                        .await?;
-                    let status = response.status();
-                    let json = is_json(response.headers().get(header::CONTENT_TYPE));
-                    let body = read_body(endpoint, response)
-                        .await
-                        .map_err(|e| measured_error(endpoint, e))?;
-                    let result = if status != reqwest::StatusCode::OK {
-                        Err(error_answer(endpoint, status.as_u16(), &body))
-                    } else if !json {
-                        Err(NgiError::BadAnswer {
-                            endpoint,
-                            detail: "the answer is not JSON".into(),
-                        })
-                    } else {
-                        ConsentStatus::parse(&body).map_err(|e| NgiError::BadAnswer {
-                            endpoint,
-                            detail: format!("not a consent status: {}", json_error(&e)),
-                        })
-                    };
-                    measure(endpoint, result)
-                }
-            })
-            .await
+        self.call(
+            reqwest::Method::GET,
+            consent_id,
+            true,
+            endpoint,
+            trace_id,
+            |response| async move {
+                let status = response.status();
+                let json = is_json(response.headers().get(header::CONTENT_TYPE));
+                let body = read_body(endpoint, response)
+                    .await
+                    .map_err(|e| measured_error(endpoint, e))?;
+                let result = if status != reqwest::StatusCode::OK {
+                    Err(error_answer(endpoint, status.as_u16(), &body))
+                } else if !json {
+                    Err(NgiError::BadAnswer {
+                        endpoint,
+                        detail: "the answer is not JSON".into(),
+                    })
+                } else {
+                    ConsentStatus::parse(&body).map_err(|e| NgiError::BadAnswer {
+                        endpoint,
+                        detail: format!("not a consent status: {}", json_error(&e)),
+                    })
+                };
+                measure(endpoint, result)
+            },
+        )
+        .await
     }
 
     /// `DELETE /v1/debt/{id}`: 204 is done. A consent NGI no longer holds as valid (already
@@ -210,24 +206,51 @@ impl Consents {
     /// timeout here: the caller decides, and asking the status tells whether it took effect.
     pub async fn revoke(&self, consent_id: &ConsentId, trace_id: &str) -> Result<(), ConsentError> {
         let endpoint = Endpoint::Revoke;
-        let url = self.url(consent_id, false, endpoint)?;
+        self.call(
+            reqwest::Method::DELETE,
+            consent_id,
+            false,
+            endpoint,
+            trace_id,
+            |response| async move {
+                let status = response.status();
+                let body = read_body(endpoint, response)
+                    .await
+                    .map_err(|e| measured_error(endpoint, e))?;
+                let result = if status.is_success() {
+                    Ok(())
+                } else {
+                    Err(error_answer(endpoint, status.as_u16(), &body))
+                };
+                measure(endpoint, result)
+            },
+        )
+        .await
+    }
+
+    /// One call on a consent with a token of the debt audience: the request, then `read` on
+    /// NGI's answer; a refused token is dropped and the call made once more with a fresh one.
+    async fn call<T, R, Fut>(
+        &self,
+        method: reqwest::Method,
+        consent_id: &ConsentId,
+        status: bool,
+        endpoint: Endpoint,
+        trace_id: &str,
+        read: R,
+    ) -> Result<T, ConsentError>
+    where
+        R: Fn(reqwest::Response) -> Fut,
+        Fut: std::future::Future<Output = Result<T, CallError<NgiError>>>,
+    {
+        let url = self.url(consent_id, status, endpoint)?;
+        let read = &read;
         self.credentials
             .with_token(Audience::Debt, trace_id, |token| {
-                let url = url.clone();
+                let (url, method) = (url.clone(), method.clone());
                 async move {
-                    let response = self
-                        .send(reqwest::Method::DELETE, url, &token, trace_id, endpoint)
-                        .await?;
-                    let status = response.status();
-                    let body = read_body(endpoint, response)
-                        .await
-                        .map_err(|e| measured_error(endpoint, e))?;
-                    let result = if status.is_success() {
-                        Ok(())
-                    } else {
-                        Err(error_answer(endpoint, status.as_u16(), &body))
-                    };
-                    measure(endpoint, result)
+                    let response = self.send(method, url, &token, trace_id, endpoint).await?;
+                    read(response).await
                 }
             })
             .await
