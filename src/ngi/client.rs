@@ -18,175 +18,17 @@ use url::Url;
 
 use crate::domain::debt::DebtSummary;
 use crate::domain::scope::ConsentScope;
-use crate::ngi::wire;
+
+pub(crate) use super::answer::{
+    error_answer, is_json, json_error, loggable, read_body, read_debt_answer,
+};
+pub use super::error::{ClientSetupError, DiscoveryError, Endpoint, NgiError};
 
 /// The header NGI echoes as `trace_id` in its error answers; we send our own request id in it.
 pub const TRACE_HEADER: &str = "x-trace-id";
 
 pub(crate) type OAuthClient =
     BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
-
-/// Which NGI endpoint a failure came from, for logs and pages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    Token,
-    Debt,
-    Discovery,
-    /// `GET /v1/debt/{id}`: debt again by consent id.
-    DebtByConsent,
-    /// `GET /v1/debt/{id}/status`.
-    ConsentStatus,
-    /// `DELETE /v1/debt/{id}`.
-    Revoke,
-}
-
-impl Endpoint {
-    /// Every endpoint's label, for the metrics.
-    pub const LABELS: &'static [&'static str] = &[
-        "token",
-        "debt",
-        "discovery",
-        "debt_by_consent",
-        "consent_status",
-        "revoke",
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Endpoint::Token => "token",
-            Endpoint::Debt => "debt",
-            Endpoint::Discovery => "discovery",
-            Endpoint::DebtByConsent => "debt_by_consent",
-            Endpoint::ConsentStatus => "consent_status",
-            Endpoint::Revoke => "revoke",
-        }
-    }
-}
-
-/// Everything that can go wrong talking to NGI, by what the person should be told.
-#[derive(Debug, thiserror::Error)]
-pub enum NgiError {
-    /// The token endpoint answered with an OAuth error (`invalid_grant`, `invalid_client` …).
-    #[error("NGI refused the code exchange: {code}")]
-    TokenRefused { code: String },
-    /// The debt API answered 403: no valid consent (used, expired or revoked).
-    #[error("NGI says the consent is not valid ({error}, trace id {trace_id:?})")]
-    ConsentNotValid {
-        error: String,
-        trace_id: Option<String>,
-    },
-    /// An answer with a status we cannot use (5xx, or an unexpected 4xx).
-    #[error("NGI {} answered HTTP {status} (trace id {trace_id:?})", endpoint.as_str())]
-    Status {
-        endpoint: Endpoint,
-        status: u16,
-        trace_id: Option<String>,
-    },
-    #[error("NGI {} did not answer in time", endpoint.as_str())]
-    Timeout { endpoint: Endpoint },
-    /// The transport failed; the source is reqwest's error without the URL, so the log's cause
-    /// chain says what happened (refused, reset, TLS) and nothing request-specific.
-    #[error("NGI {} could not be reached or closed the connection", endpoint.as_str())]
-    Unreachable {
-        endpoint: Endpoint,
-        #[source]
-        source: reqwest::Error,
-    },
-    /// A 200 whose body is not what the spec says (garbage, wrong content type, bad values).
-    #[error("NGI {} sent an answer we cannot read: {detail}", endpoint.as_str())]
-    BadAnswer { endpoint: Endpoint, detail: String },
-}
-
-impl NgiError {
-    /// Every label `kind` can give, for the metrics.
-    pub const KINDS: &'static [&'static str] = &[
-        "token_refused",
-        "consent_not_valid",
-        "status",
-        "timeout",
-        "unreachable",
-        "bad_answer",
-    ];
-
-    /// A short label for logs and metrics.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            NgiError::TokenRefused { .. } => "token_refused",
-            NgiError::ConsentNotValid { .. } => "consent_not_valid",
-            NgiError::Status { .. } => "status",
-            NgiError::Timeout { .. } => "timeout",
-            NgiError::Unreachable { .. } => "unreachable",
-            NgiError::BadAnswer { .. } => "bad_answer",
-        }
-    }
-
-    pub(crate) fn from_reqwest(endpoint: Endpoint, e: reqwest::Error) -> Self {
-        if e.is_timeout() {
-            NgiError::Timeout { endpoint }
-        } else {
-            // Without the URL: it is NGI's host, known from the configuration, and on the
-            // token endpoint nothing else, but keep error text free of anything request-specific.
-            NgiError::Unreachable {
-                endpoint,
-                source: e.without_url(),
-            }
-        }
-    }
-}
-
-/// Why the NGI client could not be built (a URL or TLS set-up that cannot work).
-#[derive(Debug, thiserror::Error)]
-pub enum ClientSetupError {
-    #[error("cannot build the NGI URL {path}")]
-    Url {
-        path: &'static str,
-        #[source]
-        source: url::ParseError,
-    },
-    #[error("cannot build the HTTP client for NGI")]
-    Http(#[source] reqwest::Error),
-}
-
-/// Why NGI's discovery document named no issuer.
-#[derive(Debug, thiserror::Error)]
-pub enum DiscoveryError {
-    /// The host answered, but not with a discovery document naming itself (a 4xx, something
-    /// else than discovery, another issuer): asking again will not help.
-    #[error("the discovery document at {url} cannot be used")]
-    Unusable {
-        url: Url,
-        #[source]
-        source: NgiError,
-    },
-    /// The host could not be reached, did not answer in time, or failed (5xx, 429): worth
-    /// asking again.
-    #[error("the discovery document at {url} could not be read")]
-    Unavailable {
-        url: Url,
-        #[source]
-        source: NgiError,
-    },
-}
-
-impl DiscoveryError {
-    /// Whether the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, DiscoveryError::Unavailable { .. })
-    }
-
-    fn classify(url: Url, source: NgiError) -> Self {
-        let retryable = match &source {
-            NgiError::Timeout { .. } | NgiError::Unreachable { .. } => true,
-            NgiError::Status { status, .. } => *status >= 500 || *status == 429,
-            _ => false,
-        };
-        if retryable {
-            DiscoveryError::Unavailable { url, source }
-        } else {
-            DiscoveryError::Unusable { url, source }
-        }
-    }
-}
 
 /// Where NGI is and how this site is registered there.
 #[derive(Debug, Clone)]
@@ -478,59 +320,6 @@ impl NgiClient {
     }
 }
 
-/// Reads a debt API answer (`GET /v1/debt`, `GET /v1/debt/{id}`): 200 with JSON debt information
-/// becomes the summary; 403 is [`NgiError::ConsentNotValid`] with NGI's `error`; anything else is
-/// [`NgiError::Status`]. The body is read within [`MAX_ANSWER_BYTES`].
-pub(crate) async fn read_debt_answer(
-    endpoint: Endpoint,
-    response: reqwest::Response,
-) -> Result<DebtSummary, NgiError> {
-    let status = response.status();
-    let json = is_json(response.headers().get(header::CONTENT_TYPE));
-    let body = read_body(endpoint, response).await?;
-    if status == reqwest::StatusCode::OK {
-        if !json {
-            return Err(NgiError::BadAnswer {
-                endpoint,
-                detail: "the answer is not JSON".into(),
-            });
-        }
-        let info: wire::DebtInformation =
-            serde_json::from_slice(&body).map_err(|e| NgiError::BadAnswer {
-                endpoint,
-                detail: format!("not debt information: {}", json_error(&e)),
-            })?;
-        return DebtSummary::try_from(info).map_err(|e| NgiError::BadAnswer {
-            endpoint,
-            detail: e.to_string(),
-        });
-    }
-    Err(error_answer(endpoint, status.as_u16(), &body))
-}
-
-/// An error answer from the debt API: 403 is [`NgiError::ConsentNotValid`] with NGI's `error`
-/// (cut to a loggable string), anything else [`NgiError::Status`].
-pub(crate) fn error_answer(endpoint: Endpoint, status: u16, body: &[u8]) -> NgiError {
-    let error: Option<wire::ErrorBody> = serde_json::from_slice(body).ok();
-    let trace_id = error
-        .as_ref()
-        .and_then(|e| e.trace_id.as_deref())
-        .map(loggable);
-    if status == 403 {
-        return NgiError::ConsentNotValid {
-            error: error
-                .and_then(|e| e.error)
-                .map_or_else(|| "forbidden".into(), |e| loggable(&e)),
-            trace_id,
-        };
-    }
-    NgiError::Status {
-        endpoint,
-        status,
-        trace_id,
-    }
-}
-
 /// Times one call to NGI and counts its failure by kind, for `/metrics`.
 pub(crate) async fn measured<T>(
     endpoint: Endpoint,
@@ -581,64 +370,6 @@ pub(crate) async fn send_token_request(
         endpoint,
         detail: e.to_string(),
     })
-}
-
-/// The most of a string from NGI (an error code, a trace id) that reaches a log line.
-const MAX_LOGGED_CHARS: usize = 64;
-
-/// A string NGI sent, made safe for a log line: at most [`MAX_LOGGED_CHARS`] characters of ASCII
-/// letters, digits, space and `_-.:`, so an answer cannot forge lines, hide behind control
-/// characters or fill the log. Documented codes and trace ids (`invalid consent`, UUIDs) pass
-/// unchanged.
-pub(crate) fn loggable(value: &str) -> String {
-    value
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '-' | '.' | ':'))
-        .take(MAX_LOGGED_CHARS)
-        .collect()
-}
-
-/// What kind of JSON error, and where, without serde's text: it quotes the offending value,
-/// which in a debt answer could be a national identity number or an amount.
-pub(crate) fn json_error(e: &serde_json::Error) -> String {
-    format!(
-        "{:?} error at line {} column {}",
-        e.classify(),
-        e.line(),
-        e.column()
-    )
-}
-
-/// The most of an answer from NGI we read: a debt answer is a few kilobytes.
-const MAX_ANSWER_BYTES: usize = 1024 * 1024;
-
-/// Reads an answer's body, refusing one larger than `MAX_ANSWER_BYTES`.
-pub(crate) async fn read_body(
-    endpoint: Endpoint,
-    mut response: reqwest::Response,
-) -> Result<Vec<u8>, NgiError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| NgiError::from_reqwest(endpoint, e))?
-    {
-        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(NgiError::BadAnswer {
-                endpoint,
-                detail: format!("the answer is larger than {MAX_ANSWER_BYTES} bytes"),
-            });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-pub(crate) fn is_json(content_type: Option<&HeaderValue>) -> bool {
-    content_type
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
 }
 
 fn is_loopback(url: &Url) -> bool {

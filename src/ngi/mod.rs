@@ -1,7 +1,9 @@
 //! NGI: the client for its authorization server and debt API, client-credentials tokens, and its
 //! wire format.
 
+mod answer;
 pub mod client;
 pub mod consents;
 pub mod credentials;
+mod error;
 pub mod wire;

@@ -44,6 +44,7 @@ fn every_endpoint_and_error_kind_label_is_listed_for_the_metrics() {
 }
 
 use super::*;
+use crate::ngi::answer::MAX_LOGGED_CHARS;
 
 fn config() -> NgiConfig {
     NgiConfig {
