@@ -252,23 +252,34 @@ async fn a_fresh_instance_shows_every_series_at_zero() {
     }
 }
 
-#[tokio::test]
-async fn flow_starts_across_many_clients_are_capped_per_instance_with_retry_after() {
-    let app = spawn_app_with(Options {
+/// A site behind a trusted proxy on loopback, starting at most `cap` flows a second.
+async fn behind_a_proxy_with_a_cap_of(cap: &str) -> TestApp {
+    spawn_app_with(Options {
         args: ngi_consent::config::ServeArgs {
-            flow_starts_per_second: Some("2".into()),
+            flow_starts_per_second: Some(cap.into()),
             trusted_proxies: Some("127.0.0.1".into()),
             ..Default::default()
         },
         ..Default::default()
     })
-    .await;
-    let start_as = |client: &'static str| {
-        app.client
-            .get(app.url("/consent/start"))
-            .header("x-forwarded-for", client)
-            .send()
-    };
+    .await
+}
+
+/// `GET /consent/start` as `client`, named by the proxy's X-Forwarded-For.
+fn start_as(
+    app: &TestApp,
+    client: &str,
+) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
+    app.client
+        .get(app.url("/consent/start"))
+        .header("x-forwarded-for", client)
+        .send()
+}
+
+#[tokio::test]
+async fn flow_starts_across_many_clients_are_capped_per_instance_with_retry_after() {
+    let app = behind_a_proxy_with_a_cap_of("2").await;
+    let start_as = |client: &'static str| start_as(&app, client);
     // Each client is well within its own limit; together they reach the instance's cap.
     for client in ["198.51.100.1", "198.51.100.2"] {
         let response = start_as(client).await.unwrap();
@@ -290,23 +301,9 @@ async fn flow_starts_across_many_clients_are_capped_per_instance_with_retry_afte
 
 #[tokio::test]
 async fn a_cap_of_zero_lets_many_clients_start_flows() {
-    let app = spawn_app_with(Options {
-        args: ngi_consent::config::ServeArgs {
-            flow_starts_per_second: Some("0".into()),
-            trusted_proxies: Some("127.0.0.1".into()),
-            ..Default::default()
-        },
-        ..Default::default()
-    })
-    .await;
+    let app = behind_a_proxy_with_a_cap_of("0").await;
     for n in 1..=50 {
-        let response = app
-            .client
-            .get(app.url("/consent/start"))
-            .header("x-forwarded-for", format!("198.51.100.{n}"))
-            .send()
-            .await
-            .unwrap();
+        let response = start_as(&app, &format!("198.51.100.{n}")).await.unwrap();
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "client {n}");
     }
 }

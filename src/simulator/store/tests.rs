@@ -39,6 +39,15 @@ fn exchange<'a>(code: &'a str, verifier: Option<&'a str>) -> TokenExchange<'a> {
     }
 }
 
+/// A flow through to its access token, at `t0`, for `scope`.
+fn token_for(store: &mut Store, scope: &str) -> String {
+    let code = code_for(store, scope, None, t0());
+    store
+        .redeem(&exchange(&code, None), t0())
+        .unwrap()
+        .access_token
+}
+
 #[test]
 fn a_code_is_accepted_until_just_before_sixty_seconds() {
     let mut store = Store::default();
@@ -126,11 +135,7 @@ fn the_code_is_bound_to_client_and_redirect_uri() {
 #[test]
 fn a_single_use_consent_gives_debt_once() {
     let mut store = Store::default();
-    let code = code_for(&mut store, "debt.unsecured.presentation", None, t0());
-    let token = store
-        .redeem(&exchange(&code, None), t0())
-        .unwrap()
-        .access_token;
+    let token = token_for(&mut store, "debt.unsecured.presentation");
     assert!(store.use_token(&token, t0()).is_ok());
     assert_eq!(
         store.use_token(&token, t0()).err(),
@@ -168,11 +173,7 @@ fn an_extended_consent_gives_debt_until_the_token_expires() {
 #[test]
 fn a_single_use_consent_not_used_within_ten_minutes_has_expired() {
     let mut store = Store::default();
-    let code = code_for(&mut store, "debt.unsecured.presentation", None, t0());
-    let token = store
-        .redeem(&exchange(&code, None), t0())
-        .unwrap()
-        .access_token;
+    let token = token_for(&mut store, "debt.unsecured.presentation");
     let at = later(t0(), SINGLE_USE_CONSENT_TTL);
     assert_eq!(
         store.use_token(&token, at).err(),
@@ -240,11 +241,7 @@ fn expired_entries_make_room_before_live_ones_are_dropped() {
 #[test]
 fn a_revoked_consent_gives_no_debt_to_the_token_of_its_flow() {
     let mut store = Store::default();
-    let code = code_for(&mut store, "debt.unsecured.presentation.30", None, t0());
-    let token = store
-        .redeem(&exchange(&code, None), t0())
-        .unwrap()
-        .access_token;
+    let token = token_for(&mut store, "debt.unsecured.presentation.30");
     let id = store.use_token(&token, t0()).unwrap().consent.id;
     store.client_consent(&id, CLIENT).unwrap().revoked = true;
     assert_eq!(
@@ -256,11 +253,7 @@ fn a_revoked_consent_gives_no_debt_to_the_token_of_its_flow() {
 #[test]
 fn a_consent_is_held_only_by_the_client_it_was_given_to() {
     let mut store = Store::default();
-    let code = code_for(&mut store, "debt.unsecured.presentation.30", None, t0());
-    let token = store
-        .redeem(&exchange(&code, None), t0())
-        .unwrap()
-        .access_token;
+    let token = token_for(&mut store, "debt.unsecured.presentation.30");
     let id = store.use_token(&token, t0()).unwrap().consent.id;
     assert!(store.client_consent(&id, CLIENT).is_some());
     assert!(store.client_consent(&id, "other-client").is_none());
