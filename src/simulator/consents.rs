@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::Endpoint;
 use super::client_credentials::Audience;
-use super::debt::{bearer_token, debt_information, ngi_error};
+use super::debt::{bearer_token, debt_answer, ngi_error};
 use super::fault::{self, FaultOutcome};
 use super::random;
 use super::state::{Shared, lock};
@@ -129,18 +129,7 @@ pub(crate) async fn debt_by_id(
         }
         consent.clone()
     };
-    match debt_information(&consent) {
-        Ok(body) => (StatusCode::OK, Json(body)).into_response(),
-        Err(error) => {
-            tracing::error!(%error, "simulator fixture is not valid JSON");
-            ngi_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server error",
-                "An unexpected server error occurred",
-                &trace_id,
-            )
-        }
-    }
+    debt_answer(&consent, &trace_id)
 }
 
 pub(crate) async fn status(

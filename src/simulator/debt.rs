@@ -43,6 +43,23 @@ pub(crate) fn debt_information(consent: &Consent) -> Result<Value, serde_json::E
     Ok(Value::Object(debt))
 }
 
+/// The answer with a consent's debt: 200 with `debt_information`, or NGI's 500 should a fixture
+/// not be JSON.
+pub(crate) fn debt_answer(consent: &Consent, trace_id: &str) -> Response {
+    match debt_information(consent) {
+        Ok(body) => (StatusCode::OK, Json(body)).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "simulator fixture is not valid JSON");
+            ngi_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server error",
+                "An unexpected server error occurred",
+                trace_id,
+            )
+        }
+    }
+}
+
 /// NGI's error body `{error, error_description, timestamp, trace_id}`.
 pub(crate) fn ngi_error(
     status: StatusCode,
@@ -112,18 +129,7 @@ pub(crate) async fn debt(State(shared): State<Arc<Shared>>, headers: HeaderMap) 
     }
     let used = lock(&shared.store).use_token(token, now);
     match used {
-        Ok(grant) => match debt_information(&grant.consent) {
-            Ok(body) => (StatusCode::OK, Json(body)).into_response(),
-            Err(error) => {
-                tracing::error!(%error, "simulator fixture is not valid JSON");
-                ngi_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server error",
-                    "An unexpected server error occurred",
-                    &trace_id,
-                )
-            }
-        },
+        Ok(grant) => debt_answer(&grant.consent, &trace_id),
         Err(DebtRefusal::UnknownToken) => {
             forbidden("invalid access token", "Access token is unknown")
         }
