@@ -13,6 +13,8 @@ pub mod error;
 pub mod flow;
 /// Norwegian bokmål and English texts, and choosing between them.
 pub mod i18n;
+/// The consents this site holds (SQLite or PostgreSQL): statuses and their history.
+pub mod ledger;
 /// Prometheus metrics: flows, callbacks by outcome, NGI latency and errors.
 pub mod metrics;
 /// The NGI client (authorization URL, code exchange, debt API) and NGI's wire format.

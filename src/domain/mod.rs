@@ -1,5 +1,7 @@
 //! What a person reads: NGI's numbers turned into checked types. Depends on nothing else in the crate.
 
+/// A consent's id, source and status, and the status changes allowed.
+pub mod consent;
 /// A person's debt as NGI reported it (`DebtSummary`, the loan kinds) and its totals.
 pub mod debt;
 /// `Nok` (whole øre, never a float) and `Rate` (basis points), formatted for nb-NO.

@@ -14,6 +14,7 @@ use reqwest::header;
 use serde::Deserialize;
 use url::Url;
 
+pub use crate::domain::consent::{ConsentId, InvalidConsentId};
 use crate::domain::debt::DebtSummary;
 use crate::ngi::client::{
     Endpoint, NgiClient, NgiError, TRACE_HEADER, error_answer, is_json, json_error, read_body,
@@ -22,54 +23,6 @@ use crate::ngi::client::{
 use crate::ngi::credentials::{
     Audience, AuthorizedError, CallError, ClientCredentials, refuses_token,
 };
-
-/// The longest consent id accepted: NGI's are UUIDs (36 characters).
-const MAX_ID_CHARS: usize = 64;
-
-/// NGI's id for a consent: 1 to 64 ASCII letters, digits and `-` (NGI's are UUIDs). Nothing else
-/// gets into a request path.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ConsentId(String);
-
-/// Why a string is not a consent id.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InvalidConsentId {
-    #[error("a consent id is not empty")]
-    Empty,
-    #[error("a consent id has at most {MAX_ID_CHARS} characters")]
-    TooLong,
-    #[error("a consent id has only ASCII letters, digits and '-'")]
-    BadCharacter,
-}
-
-impl std::str::FromStr for ConsentId {
-    type Err = InvalidConsentId;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.is_empty() {
-            return Err(InvalidConsentId::Empty);
-        }
-        if s.len() > MAX_ID_CHARS {
-            return Err(InvalidConsentId::TooLong);
-        }
-        if !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err(InvalidConsentId::BadCharacter);
-        }
-        Ok(Self(s.to_owned()))
-    }
-}
-
-impl ConsentId {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for ConsentId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// What NGI's status answer says of a consent. Every field of the answer is optional in the
 /// spec: a missing `active` is read as not active (the spec's "if no consent was found this will

@@ -1,0 +1,225 @@
+//! The consents this site holds, on SQLite (the default, `DATA_DIR`) or PostgreSQL
+//! (`DATABASE_URL`), behind one interface. What a row holds: NGI's consent id, the partner's
+//! reference, how the consent was obtained, its purpose and duration, its expiry, the identity
+//! number masked, its status and a history row for every change. No debt, no token, no full
+//! identity number.
+//!
+//! Times are passed in (from the site's clock) and stored as integer seconds.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use crate::domain::consent::{ConsentId, Source, Status};
+use crate::domain::scope::Purpose;
+
+/// The ledger, shared.
+pub type Ledger = Arc<dyn ConsentLedger>;
+
+/// The ledger's own key for a row (a consent being registered has no NGI id yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RowId(pub i64);
+
+/// One consent as the ledger holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    pub row: RowId,
+    /// NGI's consent id; `None` only while an integrated consent is `registering` or `refused`.
+    pub id: Option<ConsentId>,
+    /// The partner's reference: the `client_consent_id` of an integrated consent, or the signed
+    /// application reference a redirect flow was started with.
+    pub reference: Option<String>,
+    pub source: Source,
+    pub purpose: Purpose,
+    /// `None`: single use.
+    pub duration_days: Option<u16>,
+    pub expires_at: Option<Timestamp>,
+    /// As [`crate::domain::nin::Nin::masked`] gives it; the full number is never stored.
+    pub nin_masked: String,
+    /// As stored; read it with [`Consent::status_at`].
+    pub status: Status,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Oldest first.
+    pub history: Vec<Change>,
+}
+
+impl Consent {
+    /// The status as read at `now` (an active consent past its expiry is expired).
+    pub fn status_at(&self, now: Timestamp) -> Status {
+        self.status.at(self.expires_at, now)
+    }
+}
+
+/// One status change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub at: Timestamp,
+    /// `None` for the row's first status.
+    pub from: Option<Status>,
+    pub to: Status,
+    pub reason: String,
+}
+
+/// What the redirect flow learned of a consent from the debt answer.
+#[derive(Debug, Clone)]
+pub struct GrantedConsent {
+    pub id: ConsentId,
+    pub reference: Option<String>,
+    pub purpose: Purpose,
+    pub duration_days: Option<u16>,
+    pub expires_at: Option<Timestamp>,
+    pub nin_masked: String,
+}
+
+/// An integrated consent about to be registered at NGI.
+#[derive(Clone)]
+pub struct Registration {
+    /// The `client_consent_id` sent to NGI: unique among integrated consents.
+    pub reference: String,
+    pub purpose: Purpose,
+    pub duration_days: u16,
+    pub nin_masked: String,
+    /// A keyed digest of everything sent to NGI (the full identity number included), so the same
+    /// body again is recognised without the number being stored.
+    pub request_digest: String,
+}
+
+impl fmt::Debug for Registration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registration")
+            .field("reference", &self.reference)
+            .field("purpose", &self.purpose)
+            .field("duration_days", &self.duration_days)
+            .field("nin_masked", &self.nin_masked)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`ConsentLedger::begin_registration`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Begun {
+    /// A new row, committed as `registering`.
+    New(Consent),
+    /// A row with this reference and the same digest: the same registration again.
+    Same(Consent),
+    /// A row with this reference and another digest.
+    Conflict(Consent),
+}
+
+/// A status change asked of the ledger.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub to: Status,
+    pub reason: String,
+    /// A new NGI consent id (a registration NGI confirmed); `None` leaves it.
+    pub id: Option<ConsentId>,
+    /// A new expiry (NGI's word); `None` leaves it.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// Which consents to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub status: Option<Status>,
+    pub reference: Option<String>,
+    /// 1..=1000.
+    pub limit: u32,
+    /// Continue after this row (from [`ConsentPage::next`]).
+    pub after: Option<Cursor>,
+}
+
+/// Where a listing continues: the last row's creation time and row id. Opaque to clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: Timestamp,
+    pub row: RowId,
+}
+
+/// One page of a listing. Rows in a listing carry no history (`history` is empty).
+#[derive(Debug, Clone)]
+pub struct ConsentPage {
+    pub consents: Vec<Consent>,
+    pub next: Option<Cursor>,
+}
+
+/// Why the ledger could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The database failed (the source says how; its text never reaches a page or a client).
+    #[error("the consent ledger's database failed")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("no consent with that key in the ledger")]
+    NotFound,
+    /// The change would reopen or skip a status ([`Status::may_become`]).
+    #[error("a {from} consent cannot become {to}")]
+    NotAllowed { from: Status, to: Status },
+    /// Another consent already has this NGI id.
+    #[error("another consent already has this id")]
+    DuplicateId,
+}
+
+/// The ledger's operations. Every write is one transaction; a refused write changes nothing.
+#[async_trait]
+pub trait ConsentLedger: Send + Sync + fmt::Debug {
+    /// Whether the database answers (for `/readyz`).
+    async fn ready(&self) -> Result<(), LedgerError>;
+
+    /// The redirect flow's consent, after the debt fetch: inserted (single use → `used`, with
+    /// days → `active`) or, if the id is known, left as it is unless that status may become the
+    /// new one. A terminal row never reopens.
+    async fn record_granted(
+        &self,
+        consent: GrantedConsent,
+        now: Timestamp,
+    ) -> Result<Consent, LedgerError>;
+
+    /// An integrated consent: a new `registering` row, or the row that already has this
+    /// reference (the same body again, or a conflict).
+    async fn begin_registration(
+        &self,
+        registration: Registration,
+        now: Timestamp,
+    ) -> Result<Begun, LedgerError>;
+
+    /// Moves a row, with a history row, if [`Status::may_become`] allows it; a move to the status
+    /// it already has changes only `id`/`expires_at` if given, and adds no history.
+    async fn transition(
+        &self,
+        row: RowId,
+        change: Transition,
+        now: Timestamp,
+    ) -> Result<Consent, LedgerError>;
+
+    /// A consent by NGI's id, with its history.
+    async fn get(&self, id: &ConsentId) -> Result<Option<Consent>, LedgerError>;
+
+    /// A consent by row, with its history.
+    async fn get_row(&self, row: RowId) -> Result<Option<Consent>, LedgerError>;
+
+    /// The integrated consent with this reference, with its history.
+    async fn integrated_by_reference(
+        &self,
+        reference: &str,
+    ) -> Result<Option<Consent>, LedgerError>;
+
+    /// Consents newest first, from an index.
+    async fn list(&self, query: ListQuery) -> Result<ConsentPage, LedgerError>;
+
+    /// Revocations to try again: `revoking` rows whose next attempt is due at `now`.
+    async fn due_revocations(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Consent>, LedgerError>;
+
+    /// Records a failed revocation attempt of a `revoking` row and when to try again.
+    async fn revocation_failed(
+        &self,
+        row: RowId,
+        retry_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), LedgerError>;
+}
