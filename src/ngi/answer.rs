@@ -75,6 +75,30 @@ pub(crate) fn loggable(value: &str) -> String {
         .collect()
 }
 
+/// The most of a sentence from NGI (a Spring error's `message`) that is kept.
+pub(crate) const MAX_MESSAGE_CHARS: usize = 200;
+
+/// A sentence NGI sent for people to read (a Spring error's `message`, possibly in Norwegian),
+/// made safe for a log line and a page: at most [`MAX_MESSAGE_CHARS`] characters of letters
+/// (any script), digits, space and ordinary punctuation. Control and formatting characters
+/// (line breaks, direction overrides), markup and quotes that could end a JSON or HTML string
+/// are dropped.
+pub(crate) fn loggable_message(value: &str) -> String {
+    let kept: String = value
+        .chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .filter(|c| {
+            c.is_alphanumeric()
+                || matches!(
+                    c,
+                    ' ' | '_' | '-' | '.' | ':' | ',' | ';' | '\'' | '(' | ')' | '/' | '?' | '!'
+                )
+        })
+        .take(MAX_MESSAGE_CHARS)
+        .collect();
+    kept.trim().to_owned()
+}
+
 /// What kind of JSON error, and where, without serde's text: it quotes the offending value,
 /// which in a debt answer could be a national identity number or an amount.
 pub(crate) fn json_error(e: &serde_json::Error) -> String {

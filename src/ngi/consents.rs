@@ -215,7 +215,7 @@ impl Consents {
         status: bool,
         endpoint: Endpoint,
     ) -> Result<Url, ConsentError> {
-        consent_url(self.ngi.api(), consent_id, status).ok_or_else(|| {
+        consent_url(self.ngi.api(), consent_id.as_str(), status).ok_or_else(|| {
             AuthorizedError::Call(NgiError::BadAnswer {
                 endpoint,
                 detail: "the API URL cannot take a path".into(),
@@ -254,13 +254,11 @@ impl Consents {
 /// `{api}/v1/debt/{id}` or `…/status`, the id added as one escaped path segment (so even an id
 /// that got past [`ConsentId`]'s rule could not name another path); `None` for an API URL that
 /// cannot have a path.
-fn consent_url(api: &Url, consent_id: &ConsentId, status: bool) -> Option<Url> {
+fn consent_url(api: &Url, consent_id: &str, status: bool) -> Option<Url> {
     let mut url = api.clone();
     {
         let mut segments = url.path_segments_mut().ok()?;
-        segments
-            .pop_if_empty()
-            .extend(["v1", "debt", consent_id.as_str()]);
+        segments.pop_if_empty().extend(["v1", "debt", consent_id]);
         if status {
             segments.push("status");
         }

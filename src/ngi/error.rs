@@ -15,6 +15,8 @@ pub enum Endpoint {
     ConsentStatus,
     /// `DELETE /v1/debt/{id}`.
     Revoke,
+    /// `PUT /v1/consent/agreement`: registering an integrated consent.
+    Agreement,
 }
 
 impl Endpoint {
@@ -26,6 +28,7 @@ impl Endpoint {
         "debt_by_consent",
         "consent_status",
         "revoke",
+        "agreement",
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,6 +39,7 @@ impl Endpoint {
             Endpoint::DebtByConsent => "debt_by_consent",
             Endpoint::ConsentStatus => "consent_status",
             Endpoint::Revoke => "revoke",
+            Endpoint::Agreement => "agreement",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! NGI: the client for its authorization server and debt API, client-credentials tokens, and its
 //! wire format.
 
+pub mod agreement;
 mod answer;
 pub mod client;
 pub mod consents;
