@@ -38,6 +38,27 @@ impl Fault {
         }
     }
 
+    /// `status` with Spring Boot's error JSON `{status, timestamp, path, error, message,
+    /// requestId}`, as the agreement API answers.
+    pub fn spring_status(code: u16) -> Fault {
+        let error = StatusCode::from_u16(code)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("Error");
+        Fault::Respond {
+            status: code,
+            content_type: "application/json".into(),
+            body: spring_error(
+                code,
+                error,
+                "Simulated failure",
+                "/v1/consent/agreement",
+                &random::uuid(),
+            )
+            .to_string(),
+        }
+    }
+
     /// 200 `application/json` with a body that is not JSON.
     pub fn garbage() -> Fault {
         Fault::Respond {
@@ -57,6 +78,24 @@ impl Fault {
                 .into(),
         }
     }
+}
+
+/// Spring Boot's error body.
+pub(crate) fn spring_error(
+    status: u16,
+    error: &str,
+    message: &str,
+    path: &str,
+    request_id: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "status": status,
+        "timestamp": jiff::Timestamp::now().to_string(),
+        "path": path,
+        "error": error,
+        "message": message,
+        "requestId": request_id,
+    })
 }
 
 /// What a handler does with the fault set on its endpoint.
@@ -142,6 +181,23 @@ mod tests {
         assert_eq!((status, content_type.as_str()), (500, "application/json"));
         let json: serde_json::Value = serde_json::from_str(&body).unwrap();
         for field in ["error", "error_description", "timestamp", "trace_id"] {
+            assert!(
+                json.get(field).is_some_and(|v| v.is_string()),
+                "{field} in {body}"
+            );
+        }
+    }
+
+    #[test]
+    fn spring_status_faults_carry_springs_error_json() {
+        let Fault::Respond { status, body, .. } = Fault::spring_status(503) else {
+            unreachable!("spring_status() builds a Respond fault")
+        };
+        assert_eq!(status, 503);
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["status"], 503);
+        assert_eq!(json["error"], "Service Unavailable");
+        for field in ["timestamp", "path", "message", "requestId"] {
             assert!(
                 json.get(field).is_some_and(|v| v.is_string()),
                 "{field} in {body}"

@@ -1,11 +1,13 @@
 //! An NGI look-alike that runs on its own port: OpenID discovery, `/oauth2/auth` with a TestID-like login and
 //! a consent page, `/oauth2/token` (authorization code with `client_secret_basic` and PKCE S256, and client
 //! credentials per audience), `/v1/debt` with fixtures for the two synthetic test persons, and debt by
-//! consent id, status and revoke for the consents it issued. Tests can inject faults and observe what the client sent.
+//! consent id, status and revoke for the consents it issued, and integrated consent (`PUT
+//! /v1/consent/agreement`). Tests can inject faults and observe what the client sent.
 //!
 //! It imports nothing else from this crate: the client and the simulator each read NGI's wire format on
 //! their own, so they cannot share a misunderstanding of it.
 
+mod agreement;
 mod authorize;
 mod client_auth;
 mod client_credentials;
@@ -30,7 +32,7 @@ use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 pub use client_credentials::Audience;
 use state::{Shared, lock};
@@ -71,6 +73,8 @@ pub enum Endpoint {
     Debt,
     /// `/v1/debt/{id}` (GET and DELETE) and `/v1/debt/{id}/status`.
     Consent,
+    /// `PUT /v1/consent/agreement`.
+    Agreement,
 }
 
 /// What a faulted endpoint does instead of (or before) its normal answer.
@@ -163,6 +167,11 @@ impl SimulatorHandle {
     /// Requests to `/v1/debt/{id}` and `/v1/debt/{id}/status`, any method and outcome.
     pub fn consent_requests(&self) -> usize {
         self.shared.consent_requests.load(Ordering::SeqCst)
+    }
+
+    /// `PUT /v1/consent/agreement` calls received, whatever their outcome.
+    pub fn agreement_requests(&self) -> usize {
+        self.shared.agreement_requests.load(Ordering::SeqCst)
     }
 
     /// Which audiences `client_id` may ask client-credentials tokens for, from now on (every
@@ -302,6 +311,7 @@ fn router(shared: Arc<Shared>) -> Router {
             get(consents::debt_by_id).delete(consents::revoke),
         )
         .route("/v1/debt/{id}/status", get(consents::status))
+        .route("/v1/consent/agreement", put(agreement::register))
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(16 * 1024))
         .layer(axum::middleware::from_fn(pages::security_headers))

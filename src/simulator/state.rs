@@ -49,6 +49,8 @@ pub(crate) struct Shared {
     pub(crate) debt_requests: AtomicUsize,
     /// Requests to `/v1/debt/{id}` and `/v1/debt/{id}/status`, any method and outcome.
     pub(crate) consent_requests: AtomicUsize,
+    /// Requests to `/v1/consent/agreement`, any outcome.
+    pub(crate) agreement_requests: AtomicUsize,
     pub(crate) last_token: Mutex<Option<TokenRequestSeen>>,
     pub(crate) last_debt: Mutex<Option<DebtRequestSeen>>,
     pub(crate) issued: Mutex<Issued>,
@@ -99,6 +101,7 @@ impl Shared {
             token_requests: AtomicUsize::new(0),
             debt_requests: AtomicUsize::new(0),
             consent_requests: AtomicUsize::new(0),
+            agreement_requests: AtomicUsize::new(0),
             last_token: Mutex::default(),
             last_debt: Mutex::default(),
             issued: Mutex::default(),

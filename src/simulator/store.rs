@@ -143,6 +143,27 @@ pub(crate) enum TransactionError {
     NotLoggedIn,
 }
 
+/// What a client registered through `PUT /v1/consent/agreement`: the data NGI compares when the
+/// same `client_consent_id` comes again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Agreement {
+    pub(crate) nin: Nin,
+    pub(crate) purpose: Purpose,
+    pub(crate) days: u32,
+}
+
+/// A registered agreement and the consent it made.
+#[derive(Debug)]
+struct RegisteredAgreement {
+    agreement: Agreement,
+    consent_id: String,
+    created_at: Timestamp,
+}
+
+/// The same `client_consent_id` with other data.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct AgreementConflict;
+
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     transactions: HashMap<String, LoginTransaction>,
@@ -150,6 +171,14 @@ pub(crate) struct Store {
     spent_codes: HashMap<String, SpentCode>,
     tokens: HashMap<String, AccessTokenGrant>,
     consents: HashMap<String, Consent>,
+    /// Keyed by client id and `client_consent_id` (see [`agreement_key`]).
+    agreements: HashMap<String, RegisteredAgreement>,
+}
+
+/// One map key for a client's `client_consent_id`: the client id's length first, so no pair of
+/// ids can run together into another pair's key.
+fn agreement_key(client_id: &str, client_consent_id: &str) -> String {
+    format!("{}:{client_id}:{client_consent_id}", client_id.len())
 }
 
 pub(crate) fn later(t: Timestamp, by: SignedDuration) -> Timestamp {
@@ -279,16 +308,7 @@ impl Store {
             created_at: now,
             expires_at: later(now, consent_ttl),
         };
-        if self.consents.len() >= MAX_ENTRIES {
-            self.consents
-                .retain(|_, c| c.expires_at > now && !(c.single_use && c.used));
-        }
-        make_room(
-            &mut self.consents,
-            |c| c.created_at,
-            SignedDuration::MAX,
-            now,
-        );
+        self.make_room_for_consent(now);
 
         make_room(&mut self.codes, |c| c.issued_at, CODE_TTL, now);
         let code = random::token();
@@ -305,6 +325,74 @@ impl Store {
         );
         self.consents.insert(consent.id.clone(), consent);
         Ok(Accepted { code, request })
+    }
+
+    /// Before a consent is added: drops ended ones when the map is full, then the oldest.
+    fn make_room_for_consent(&mut self, now: Timestamp) {
+        if self.consents.len() >= MAX_ENTRIES {
+            self.consents
+                .retain(|_, c| c.expires_at > now && !(c.single_use && c.used));
+        }
+        make_room(
+            &mut self.consents,
+            |c| c.created_at,
+            SignedDuration::MAX,
+            now,
+        );
+    }
+
+    /// `PUT /v1/consent/agreement`: the consent for `client_consent_id`, made now with `days`,
+    /// or the one made before for the same data (whatever became of it since). The same id with
+    /// other data is a conflict, and changes nothing.
+    pub(crate) fn register_agreement(
+        &mut self,
+        client_id: &str,
+        client_consent_id: &str,
+        agreement: Agreement,
+        now: Timestamp,
+    ) -> Result<Consent, AgreementConflict> {
+        let key = agreement_key(client_id, client_consent_id);
+        if let Some(known) = self.agreements.get(&key) {
+            if known.agreement != agreement {
+                return Err(AgreementConflict);
+            }
+            if let Some(consent) = self.consents.get(&known.consent_id) {
+                return Ok(consent.clone());
+            }
+            // The consent itself was pruned: a new one is made below, as NGI would after
+            // forgetting it.
+        }
+        let consent = Consent {
+            id: random::uuid(),
+            client_id: client_id.to_owned(),
+            nin: agreement.nin.clone(),
+            purpose: agreement.purpose,
+            single_use: false,
+            used: false,
+            revoked: false,
+            created_at: now,
+            expires_at: later(
+                now,
+                SignedDuration::from_hours(24 * i64::from(agreement.days)),
+            ),
+        };
+        self.make_room_for_consent(now);
+        make_room(
+            &mut self.agreements,
+            |a| a.created_at,
+            SignedDuration::MAX,
+            now,
+        );
+        self.agreements.insert(
+            key,
+            RegisteredAgreement {
+                agreement,
+                consent_id: consent.id.clone(),
+                created_at: now,
+            },
+        );
+        self.consents.insert(consent.id.clone(), consent.clone());
+        Ok(consent)
     }
 
     /// Redeems a code for an access token. A presented code is spent whatever the outcome;

@@ -259,3 +259,61 @@ fn a_consent_is_held_only_by_the_client_it_was_given_to() {
     assert!(store.client_consent(&id, "other-client").is_none());
     assert!(store.client_consent("no-such-id", CLIENT).is_none());
 }
+
+fn agreement(days: u32) -> Agreement {
+    Agreement {
+        nin: nin(),
+        purpose: Purpose::Processing,
+        days,
+    }
+}
+
+#[test]
+fn an_agreement_makes_a_consent_with_days_for_its_client() {
+    let mut store = Store::default();
+    let consent = store
+        .register_agreement(CLIENT, "APP-1", agreement(28), t0())
+        .unwrap();
+    assert!(!consent.single_use);
+    assert_eq!(consent.purpose, Purpose::Processing);
+    assert_eq!(
+        consent.expires_at,
+        later(t0(), SignedDuration::from_hours(28 * 24))
+    );
+    assert!(store.client_consent(&consent.id, CLIENT).is_some());
+    assert!(store.client_consent(&consent.id, "other").is_none());
+}
+
+#[test]
+fn the_same_agreement_again_is_the_same_consent_and_other_data_a_conflict() {
+    let mut store = Store::default();
+    let first = store
+        .register_agreement(CLIENT, "APP-1", agreement(28), t0())
+        .unwrap();
+    let later_on = later(t0(), SignedDuration::from_mins(5));
+    let again = store
+        .register_agreement(CLIENT, "APP-1", agreement(28), later_on)
+        .unwrap();
+    assert_eq!(again.id, first.id);
+    assert_eq!(again.expires_at, first.expires_at);
+    assert_eq!(
+        store
+            .register_agreement(CLIENT, "APP-1", agreement(27), later_on)
+            .unwrap_err(),
+        AgreementConflict
+    );
+    // Another reference, or the same reference of another client, is another consent.
+    let other = store
+        .register_agreement(CLIENT, "APP-2", agreement(28), later_on)
+        .unwrap();
+    assert_ne!(other.id, first.id);
+    let other_client = store
+        .register_agreement("other", "APP-1", agreement(27), later_on)
+        .unwrap();
+    assert_ne!(other_client.id, first.id);
+}
+
+#[test]
+fn agreement_keys_of_different_pairs_never_meet() {
+    assert_ne!(agreement_key("a:b", "c"), agreement_key("a", "b:c"));
+}
