@@ -1,6 +1,7 @@
 //! HTTP-level tests, one binary: each test gets a fresh simulator and a fresh site on port 0.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod agreement_calls;
 mod callback_errors;
 mod client_credentials;
 mod consent_calls;
