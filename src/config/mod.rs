@@ -11,6 +11,7 @@ mod args;
 mod limits;
 mod ngi;
 mod parse;
+mod partner;
 mod session_store;
 pub mod vars;
 
@@ -27,6 +28,7 @@ pub use args::{ServeArgs, SimulatorArgs};
 pub use limits::StartLimits;
 pub use ngi::{DEMO_CLIENT_ID, DEMO_CLIENT_NAME, DEMO_CLIENT_SECRET, NgiTarget};
 pub use parse::is_loopback;
+pub use partner::{MIN_TOKEN_CHARS, PartnerToken};
 pub use session_store::{RedisCa, SessionStoreKind};
 
 use parse::{parse_addr, parse_bool, parse_millis, parse_public_url};
@@ -100,6 +102,8 @@ pub struct Settings {
     /// How long a session may live however active it is.
     pub session_max_age: Duration,
     pub start_limits: StartLimits,
+    /// The partner API's token; `None` leaves the API off (in simulator mode one is made).
+    pub partner_token: Option<PartnerToken>,
 }
 
 impl Settings {
@@ -175,6 +179,7 @@ impl Settings {
             session_idle: session_store::session_idle(&args)?,
             session_max_age: session_store::session_max_age(&args)?,
             start_limits: limits::start_limits(&args)?,
+            partner_token: partner::partner_token(&args)?,
         })
     }
 
