@@ -205,7 +205,7 @@ impl fmt::Display for Settings {
             f,
             "bind={} public_url={} ngi={} client_id={} scope={} pkce={} timeout={:?} connect_timeout={:?} \
              session_store={} session_idle={:?} session_max_age={:?} rate_limit_per_minute={} \
-             rate_limit_ipv6_prefix={} flow_starts_per_second={} trusted_proxies={}",
+             rate_limit_ipv6_prefix={} flow_starts_per_second={} trusted_proxies={} partner_api={}",
             self.bind,
             self.public_url
                 .as_ref()
@@ -223,6 +223,11 @@ impl fmt::Display for Settings {
             limits.ipv6_prefix,
             off_or(limits.flow_starts_per_second),
             limits.trusted_proxies.len(),
+            match (&self.partner_token, self.is_simulated()) {
+                (Some(_), _) => "on",
+                (None, true) => "on (token made at start-up)",
+                (None, false) => "off",
+            },
         )
     }
 }
@@ -485,6 +490,18 @@ mod tests {
         let s = Settings::from_args(args).unwrap();
         std::fs::remove_file(path).unwrap();
         assert_eq!(s.client_secret.secret(), "from-a-file");
+    }
+
+    #[test]
+    fn the_partner_token_never_appears_in_debug_or_display() {
+        let mut args = preprod();
+        args.partner_token = Some("partner-token-0123456789abcdef-xyz".into());
+        let s = Settings::from_args(args).unwrap();
+        let shown = format!("{s:?} {s}");
+        assert!(!shown.contains("partner-token-0123"), "{shown}");
+        assert!(shown.contains("partner_api=on"), "{shown}");
+        let off = Settings::from_args(preprod()).unwrap();
+        assert!(off.to_string().contains("partner_api=off"));
     }
 
     #[test]

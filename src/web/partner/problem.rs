@@ -56,7 +56,9 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn new(status: StatusCode, slug: &'static str, title: &'static str) -> Self {
+    /// A problem of its own kind: `slug` names it in the type URI
+    /// (`urn:ngi-consent:problem:<slug>`), `title` is the same for every occurrence.
+    pub fn new(status: StatusCode, slug: &'static str, title: &'static str) -> Self {
         Self {
             status,
             slug,
@@ -223,8 +225,15 @@ pub async fn render(request: Request, next: Next) -> Response {
     if let Some(problem) = response.extensions().get::<Problem>() {
         return problem.response(request_id);
     }
+    // An error answer that is not JSON came from the router or a layer (a 405, a 413), never
+    // from a handler of ours: it is given the problem for its status.
     let status = response.status();
-    if status.is_client_error() || status.is_server_error() {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with(PROBLEM_JSON));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
         return Problem::for_status(status).response(request_id);
     }
     response
