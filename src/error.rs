@@ -111,6 +111,9 @@ error_kinds! {
     PersonMismatch => (FORBIDDEN, "person_mismatch", err_person_mismatch, restart: true, alert: false),
     NoDebt => (NOT_FOUND, "no_debt", err_no_debt, restart: true, alert: false),
     BadRequest => (BAD_REQUEST, "bad_request", err_bad_request, restart: false, alert: false),
+    /// A start link whose application reference is unsigned, altered, expired or malformed: the
+    /// person goes back to the partner's application, so no plain restart is offered.
+    BadLink => (BAD_REQUEST, "bad_link", err_bad_link, restart: false, alert: false),
     NotFound => (NOT_FOUND, "not_found", err_not_found, restart: false, alert: false),
     Unavailable => (SERVICE_UNAVAILABLE, "unavailable", err_unavailable, restart: true, alert: false),
     TooManyRequests => (TOO_MANY_REQUESTS, "too_many_requests", err_too_many_requests, restart: true, alert: false),

@@ -162,6 +162,7 @@ pub struct Texts {
     pub err_person_mismatch: ErrorText,
     pub err_no_debt: ErrorText,
     pub err_bad_request: ErrorText,
+    pub err_bad_link: ErrorText,
     pub err_not_found: ErrorText,
     pub err_unavailable: ErrorText,
     pub err_too_many_requests: ErrorText,
@@ -313,6 +314,10 @@ pub static NB: Texts = Texts {
     err_bad_request: ErrorText {
         title: "Forespørselen var ugyldig",
         body: "Noe i adressen eller skjemaet var ikke slik vi ventet. Gå til forsiden og prøv igjen.",
+    },
+    err_bad_link: ErrorText {
+        title: "Lenken kan ikke brukes",
+        body: "Lenken du fulgte er ugyldig, endret eller utløpt. Gå tilbake til søknaden din hos långiveren og start derfra på nytt.",
     },
     err_not_found: ErrorText {
         title: "Siden finnes ikke",
@@ -480,6 +485,10 @@ pub static EN: Texts = Texts {
     err_bad_request: ErrorText {
         title: "The request was not valid",
         body: "Something in the address or the form was not as expected. Go to the front page and try again.",
+    },
+    err_bad_link: ErrorText {
+        title: "This link cannot be used",
+        body: "The link you followed is not valid, has been altered or has expired. Go back to your application with the lender and start again from there.",
     },
     err_not_found: ErrorText {
         title: "This page does not exist",

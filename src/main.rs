@@ -70,6 +70,17 @@ async fn run_site(args: ServeArgs) -> ExitCode {
         ),
         None => println!("ngi-consent is running at {}", app.public_url()),
     }
+    // Printed, never logged: the demo's partner token is for whoever started the site.
+    if let Some(token) = app.generated_partner_token() {
+        println!(
+            "Partner API token for this run (simulator mode): export PARTNER_TOKEN={}",
+            token.secret()
+        );
+        println!(
+            "  try: curl -X POST -H \"Authorization: Bearer $PARTNER_TOKEN\" -H 'Content-Type: application/json' -d '{{\"reference\":\"APP-1\"}}' {}partner/api/links",
+            app.public_url()
+        );
+    }
     match app.run_until(shutdown_signal()).await {
         Ok(()) => {
             tracing::info!("stopped");

@@ -18,3 +18,13 @@ pub const READYZ: &str = "/readyz";
 pub const METRICS: &str = "/metrics";
 /// Stylesheet and images, served from `static/`.
 pub const STATIC: &str = "/static";
+/// The partner API's root: JSON for a partner's own systems, behind a bearer token.
+pub const PARTNER_API: &str = "/partner/api";
+/// The partner API's root with its trailing slash (an unknown path like any other).
+pub const PARTNER_API_ROOT: &str = "/partner/api/";
+/// Every other path under the partner API: a 404 problem.
+pub const PARTNER_API_ANY: &str = "/partner/api/{*rest}";
+/// `POST`: a signed start link for one of the partner's applications.
+pub const PARTNER_LINKS: &str = "/partner/api/links";
+/// `GET`: the partner API's OpenAPI 3.1 description.
+pub const PARTNER_OPENAPI: &str = "/partner/api/openapi.json";

@@ -27,14 +27,16 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use tracing::Level;
 use url::Url;
 
-use crate::config::{self, NgiTarget, SessionStoreKind, Settings};
+use crate::config::{self, NgiTarget, PartnerToken, SessionStoreKind, Settings};
 use crate::error::{AppError, ErrorKind};
+use crate::flow::link::LinkKey;
 use crate::ngi::client::{ClientSetupError, DiscoveryError, NgiClient, NgiConfig};
 use crate::paths;
 use crate::session::SessionBackend;
 use crate::session::data::SessionLimits;
 use crate::simulator::{self, ClientRegistration, SimulatorConfig, SimulatorHandle};
 use crate::web::context::page_context;
+use crate::web::partner::auth::Door;
 use crate::web::ratelimit::RateLimit;
 use crate::web::security::{SecurityHeaders, SecurityHeadersError};
 use crate::web::session_life::session_life;
@@ -90,6 +92,8 @@ pub struct Application {
     sessions: SessionBackend,
     clock: Clock,
     ngi: Arc<NgiClient>,
+    /// The partner token made for this run (simulator mode without PARTNER_TOKEN).
+    generated_partner_token: Option<PartnerToken>,
 }
 
 impl Application {
@@ -180,6 +184,20 @@ impl Application {
         );
         crate::ngi::credentials::register_metrics();
 
+        // The partner API: with the configured token, or in the demo a token made for this run
+        // (shown once by `main`, never logged); otherwise not mounted at all.
+        let generated_partner_token = match (&settings.partner_token, &simulator) {
+            (None, Some(_)) => Some(PartnerToken::generate()),
+            _ => None,
+        };
+        let partner_token = settings
+            .partner_token
+            .as_ref()
+            .or(generated_partner_token.as_ref());
+        let partner_door = partner_token
+            .map(|token| Arc::new(Door::new(token, &settings.start_limits, clock.clone())));
+        let link_key = partner_token.map(LinkKey::derive);
+
         let state = AppState::new(web::Shared {
             ngi: Arc::clone(&ngi),
             scope: settings.scope,
@@ -193,12 +211,21 @@ impl Application {
                     .unwrap_or(SignedDuration::MAX),
             },
             public_origin: public_url.origin().ascii_serialization(),
+            public_url: public_url.clone(),
+            link_key,
             clock: clock.clone(),
         });
         let idle = CookieDuration::seconds(
             i64::try_from(settings.session_idle.as_secs()).unwrap_or(i64::MAX),
         );
-        let router = router(state, &security, https, idle, rate_limit.as_ref());
+        let router = router(
+            state,
+            &security,
+            https,
+            idle,
+            rate_limit.as_ref(),
+            partner_door,
+        );
         Ok(Self {
             listener,
             router,
@@ -208,7 +235,14 @@ impl Application {
             sessions,
             clock,
             ngi,
+            generated_partner_token,
         })
+    }
+
+    /// The partner token made for this run, when the demo made one: for the one line that
+    /// shows it to whoever started the site. Never logged.
+    pub fn generated_partner_token(&self) -> Option<&PartnerToken> {
+        self.generated_partner_token.as_ref()
     }
 
     pub fn port(&self) -> u16 {
@@ -345,6 +379,7 @@ fn router(
     https: bool,
     idle: CookieDuration,
     rate_limit: Option<&RateLimit>,
+    partner: Option<Arc<Door>>,
 ) -> Router {
     let sessions = SessionManagerLayer::new(state.sessions.clone())
         .with_name(if https {
@@ -375,11 +410,17 @@ fn router(
             HeaderValue::from_static("public, max-age=3600"),
         ));
 
-    let router = Router::new()
+    let site = Router::new()
         .merge(pages)
         .merge(web::health::router())
         .merge(statics)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT));
+    // The partner API has its own body limit, inside its problem layer, so a body too large is
+    // refused as a problem; it gets the request id, the trace span and the security headers.
+    let router = match partner {
+        Some(door) => site.merge(web::partner::router(door)),
+        None => site,
+    };
     security
         .apply(router)
         .layer(
@@ -513,6 +554,8 @@ mod tests {
                 max_age: crate::session::data::DEFAULT_SESSION_MAX_AGE,
             },
             public_origin: "http://127.0.0.1:9".into(),
+            public_url: local.clone(),
+            link_key: None,
             clock: web::system_clock(),
         })
     }

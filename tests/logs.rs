@@ -169,6 +169,58 @@ async fn client_credentials_tokens_never_reach_the_logs() {
 }
 
 #[tokio::test]
+async fn the_partner_token_never_reaches_the_logs() {
+    captured();
+    const TOKEN: &str = "partner-token-in-the-logs-test-0123456789";
+    let app = spawn_app_with(Options {
+        args: ngi_consent::config::ServeArgs {
+            partner_token: Some(TOKEN.into()),
+            ..Default::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let links = app.url("/partner/api/links");
+    let body = serde_json::json!({"reference": "APP-LOGS-1"});
+    // Refused (no token, a wrong one, the token in the wrong scheme), then let in.
+    let mut statuses = vec![];
+    for auth in [
+        None,
+        Some(format!("Bearer {TOKEN}x")),
+        Some(format!("Basic {TOKEN}")),
+    ] {
+        let mut request = app.client.post(links.clone()).json(&body);
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        statuses.push(request.send().await.unwrap().status().as_u16());
+    }
+    let made = app
+        .client
+        .post(links)
+        .bearer_auth(TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    statuses.push(made.status().as_u16());
+    assert_eq!(statuses, [401, 401, 401, 201]);
+    let link: Value = made.json().await.unwrap();
+    let start = app
+        .get_url(url::Url::parse(link["url"].as_str().unwrap()).unwrap())
+        .await;
+    assert_eq!(start.status(), 303);
+
+    let logs = text();
+    assert!(
+        logs.contains("partner API: missing or wrong token"),
+        "the refusals are logged"
+    );
+    assert!(!logs.contains(TOKEN), "the partner token is in the logs");
+    assert!(!logs.contains("APP-LOGS-1"), "the reference is not logged");
+}
+
+#[tokio::test]
 async fn each_request_gets_one_line_with_its_id_route_status_and_latency() {
     captured();
     let app = spawn_app().await;

@@ -96,6 +96,13 @@ pub struct ServeArgs {
     /// A file holding SESSION_KEY
     #[arg(long, env = vars::SESSION_KEY_FILE)]
     pub session_key_file: Option<PathBuf>,
+    /// Bearer token (at least 32 characters) for the partner API under /partner/api; without
+    /// one the partner API is off [default in simulator mode: a token made and printed at start-up]
+    #[arg(long, env = vars::PARTNER_TOKEN, hide_env_values = true)]
+    pub partner_token: Option<String>,
+    /// A file holding PARTNER_TOKEN
+    #[arg(long, env = vars::PARTNER_TOKEN_FILE)]
+    pub partner_token_file: Option<PathBuf>,
 }
 
 /// The command line of `ngi-consent simulator`: the simulator alone, for another client.

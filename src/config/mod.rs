@@ -11,6 +11,7 @@ mod args;
 mod limits;
 mod ngi;
 mod parse;
+mod partner;
 mod session_store;
 pub mod vars;
 
@@ -27,6 +28,7 @@ pub use args::{ServeArgs, SimulatorArgs};
 pub use limits::StartLimits;
 pub use ngi::{DEMO_CLIENT_ID, DEMO_CLIENT_NAME, DEMO_CLIENT_SECRET, NgiTarget};
 pub use parse::is_loopback;
+pub use partner::{MIN_TOKEN_CHARS, PartnerToken};
 pub use session_store::{RedisCa, SessionStoreKind};
 
 use parse::{parse_addr, parse_bool, parse_millis, parse_public_url};
@@ -100,6 +102,8 @@ pub struct Settings {
     /// How long a session may live however active it is.
     pub session_max_age: Duration,
     pub start_limits: StartLimits,
+    /// The partner API's token; `None` leaves the API off (in simulator mode one is made).
+    pub partner_token: Option<PartnerToken>,
 }
 
 impl Settings {
@@ -175,6 +179,7 @@ impl Settings {
             session_idle: session_store::session_idle(&args)?,
             session_max_age: session_store::session_max_age(&args)?,
             start_limits: limits::start_limits(&args)?,
+            partner_token: partner::partner_token(&args)?,
         })
     }
 
@@ -200,7 +205,7 @@ impl fmt::Display for Settings {
             f,
             "bind={} public_url={} ngi={} client_id={} scope={} pkce={} timeout={:?} connect_timeout={:?} \
              session_store={} session_idle={:?} session_max_age={:?} rate_limit_per_minute={} \
-             rate_limit_ipv6_prefix={} flow_starts_per_second={} trusted_proxies={}",
+             rate_limit_ipv6_prefix={} flow_starts_per_second={} trusted_proxies={} partner_api={}",
             self.bind,
             self.public_url
                 .as_ref()
@@ -218,6 +223,11 @@ impl fmt::Display for Settings {
             limits.ipv6_prefix,
             off_or(limits.flow_starts_per_second),
             limits.trusted_proxies.len(),
+            match (&self.partner_token, self.is_simulated()) {
+                (Some(_), _) => "on",
+                (None, true) => "on (token made at start-up)",
+                (None, false) => "off",
+            },
         )
     }
 }
@@ -480,6 +490,18 @@ mod tests {
         let s = Settings::from_args(args).unwrap();
         std::fs::remove_file(path).unwrap();
         assert_eq!(s.client_secret.secret(), "from-a-file");
+    }
+
+    #[test]
+    fn the_partner_token_never_appears_in_debug_or_display() {
+        let mut args = preprod();
+        args.partner_token = Some("partner-token-0123456789abcdef-xyz".into());
+        let s = Settings::from_args(args).unwrap();
+        let shown = format!("{s:?} {s}");
+        assert!(!shown.contains("partner-token-0123"), "{shown}");
+        assert!(shown.contains("partner_api=on"), "{shown}");
+        let off = Settings::from_args(preprod()).unwrap();
+        assert!(off.to_string().contains("partner_api=off"));
     }
 
     #[test]

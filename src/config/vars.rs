@@ -52,6 +52,10 @@ pub const RATE_LIMIT_IPV6_PREFIX: &str = "RATE_LIMIT_IPV6_PREFIX";
 pub const FLOW_STARTS_PER_SECOND: &str = "FLOW_STARTS_PER_SECOND";
 /// Proxies whose X-Forwarded-For names the client.
 pub const TRUSTED_PROXIES: &str = "TRUSTED_PROXIES";
+/// The bearer token the partner API requires (at least 32 characters).
+pub const PARTNER_TOKEN: &str = "PARTNER_TOKEN";
+/// A file holding the partner token.
+pub const PARTNER_TOKEN_FILE: &str = "PARTNER_TOKEN_FILE";
 /// `ngi-consent simulator`: a redirect URI the registered client may use.
 pub const SIMULATOR_REDIRECT_URI: &str = "SIMULATOR_REDIRECT_URI";
 /// `ngi-consent simulator`: the registered client's id.
@@ -89,6 +93,8 @@ pub const ALL: &[&str] = &[
     RATE_LIMIT_IPV6_PREFIX,
     FLOW_STARTS_PER_SECOND,
     TRUSTED_PROXIES,
+    PARTNER_TOKEN,
+    PARTNER_TOKEN_FILE,
     SIMULATOR_REDIRECT_URI,
     SIMULATOR_CLIENT_ID,
     SIMULATOR_CLIENT_SECRET,

@@ -8,6 +8,8 @@ pub mod debt;
 pub mod money;
 /// `Nin`, the national identity number: mod-11 checked, masked in `Debug` and `Display`.
 pub mod nin;
+/// `Reference`: a partner's name for an application or a consent, checked.
+pub mod reference;
 /// `Purpose` and `ConsentScope`: the debt scope (and duration) asked of NGI.
 pub mod scope;
 /// Instants shown in Europe/Oslo time: `03.11.2022 kl. 14:05`.

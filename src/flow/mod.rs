@@ -2,6 +2,7 @@
 //! what completing a flow means (exchange once, fetch once, check it is the expected person).
 
 pub mod callback;
+pub mod link;
 pub mod pending;
 pub mod receive;
 
@@ -11,18 +12,22 @@ use url::Url;
 
 use crate::domain::debt::DebtSummary;
 use crate::domain::nin::Nin;
+use crate::domain::reference::Reference;
 use crate::domain::scope::Purpose;
 use crate::ngi::client::{NgiClient, NgiError};
 use pending::{PendingAuthorization, new_state};
 
-/// Starts a flow: the URL to send the browser to, and the pending authorization to keep.
+/// Starts a flow: the URL to send the browser to, and the pending authorization to keep. The
+/// reference, when a signed link carried one, travels in the pending flow to the callback.
 pub fn start(
     ngi: &NgiClient,
     now: Timestamp,
     expected_nin: Option<Nin>,
+    reference: Option<Reference>,
 ) -> (Url, PendingAuthorization) {
     let auth = ngi.authorize(new_state);
-    let pending = PendingAuthorization::new(auth.state, auth.pkce_verifier, now, expected_nin);
+    let pending = PendingAuthorization::new(auth.state, auth.pkce_verifier, now, expected_nin)
+        .with_reference(reference);
     (auth.url, pending)
 }
 
@@ -41,14 +46,15 @@ pub enum CompleteError {
 
 /// Completes a granted flow whose state has already been taken and checked: exchanges the code
 /// (once), fetches the debt (once) and drops the token. The summary is only returned when it is
-/// about the person the applicant said they are.
+/// about the person the applicant said they are; it comes with the application reference the
+/// flow was started with, if any.
 pub async fn complete(
     ngi: &NgiClient,
     pending: PendingAuthorization,
     code: AuthorizationCode,
     trace_id: &str,
-) -> Result<DebtSummary, CompleteError> {
-    let (_state, verifier, expected_nin) = pending.into_parts();
+) -> Result<(DebtSummary, Option<Reference>), CompleteError> {
+    let (_state, verifier, expected_nin, reference) = pending.into_parts();
     let asked = ngi.scope().purpose();
     let grant = ngi.exchange_code(code, verifier, trace_id).await?;
     if !granted_as_asked(asked, grant.scopes.as_deref()) {
@@ -69,7 +75,7 @@ pub async fn complete(
     }
     match expected_nin {
         Some(expected) if expected != summary.ssn => Err(CompleteError::PersonMismatch),
-        _ => Ok(summary),
+        _ => Ok((summary, reference)),
     }
 }
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::domain::nin::Nin;
+use crate::domain::reference::Reference;
 
 /// How long a person may take at NGI (login with BankID, consent) before the flow expires.
 pub const FLOW_LIFETIME: SignedDuration = SignedDuration::from_mins(10);
@@ -24,6 +25,10 @@ pub struct PendingAuthorization {
     pkce_verifier: Option<PkceCodeVerifier>,
     created_at: Timestamp,
     expected_nin: Option<Nin>,
+    /// The partner's application reference, from a signed start link (checked before the flow
+    /// started). Absent in sessions written before references existed.
+    #[serde(default)]
+    reference: Option<Reference>,
 }
 
 impl PendingAuthorization {
@@ -38,7 +43,19 @@ impl PendingAuthorization {
             pkce_verifier,
             created_at,
             expected_nin,
+            reference: None,
         }
+    }
+
+    /// The same flow, carrying the application reference a signed link gave.
+    pub fn with_reference(mut self, reference: Option<Reference>) -> Self {
+        self.reference = reference;
+        self
+    }
+
+    /// The application reference this flow was started with, if any.
+    pub fn reference(&self) -> Option<&Reference> {
+        self.reference.as_ref()
     }
 
     pub fn is_expired(&self, now: Timestamp) -> bool {
@@ -54,9 +71,22 @@ impl PendingAuthorization {
         flow_id(&self.state)
     }
 
-    /// The PKCE verifier, for the code exchange (it never leaves the server otherwise).
-    pub fn into_parts(self) -> (CsrfToken, Option<PkceCodeVerifier>, Option<Nin>) {
-        (self.state, self.pkce_verifier, self.expected_nin)
+    /// The PKCE verifier, for the code exchange (it never leaves the server otherwise), the
+    /// expected person and the application reference.
+    pub fn into_parts(
+        self,
+    ) -> (
+        CsrfToken,
+        Option<PkceCodeVerifier>,
+        Option<Nin>,
+        Option<Reference>,
+    ) {
+        (
+            self.state,
+            self.pkce_verifier,
+            self.expected_nin,
+            self.reference,
+        )
     }
 }
 
@@ -256,6 +286,26 @@ mod tests {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             );
         }
+    }
+
+    #[test]
+    fn a_reference_travels_through_the_session_and_out_of_the_flow() {
+        let reference = Reference::parse("APP-1").unwrap();
+        let pending = flow("a", at(0)).with_reference(Some(reference.clone()));
+        let stored = serde_json::to_string(&pending).unwrap();
+        let back: PendingAuthorization = serde_json::from_str(&stored).unwrap();
+        assert_eq!(back.reference(), Some(&reference));
+        assert_eq!(back.into_parts().3, Some(reference));
+    }
+
+    #[test]
+    fn a_flow_stored_before_references_existed_has_none() {
+        let stored = serde_json::to_value(flow("a", at(0))).unwrap();
+        let mut old = stored.as_object().unwrap().clone();
+        old.remove("reference");
+        let back: PendingAuthorization =
+            serde_json::from_value(serde_json::Value::Object(old)).unwrap();
+        assert_eq!(back.reference(), None);
     }
 
     #[test]

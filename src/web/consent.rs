@@ -15,8 +15,10 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::domain::nin::Nin;
+use crate::domain::reference::Reference;
 use crate::error::{AppError, ErrorKind};
 use crate::flow::callback::{Callback, CallbackQuery};
+use crate::flow::link::{LinkError, LinkParts};
 use crate::flow::pending;
 use crate::flow::receive::{Refusal, SessionFlows, Verdict};
 use crate::flow::{self, CompleteError};
@@ -60,20 +62,57 @@ struct StartForm {
     nin: String,
 }
 
+/// A partner's signed start link: `?ref=&exp=&sig=` (see `flow::link`). All absent is a plain
+/// start.
+#[derive(Deserialize, Default)]
+struct LinkQuery {
+    #[serde(rename = "ref")]
+    reference: Option<String>,
+    exp: Option<String>,
+    sig: Option<String>,
+}
+
+/// The application reference a start link carries, checked; a link that fails any check starts
+/// nothing. Without a partner token no link can be checked, so any reference is refused.
+fn linked_reference(
+    app: &AppState,
+    query: Result<Query<LinkQuery>, QueryRejection>,
+) -> Result<Option<Reference>, AppError> {
+    let Query(query) =
+        query.map_err(|_| AppError::with_cause(ErrorKind::BadLink, "malformed start link"))?;
+    let parts = LinkParts {
+        reference: query.reference.as_deref(),
+        expires: query.exp.as_deref(),
+        signature: query.sig.as_deref(),
+    };
+    let checked = match &app.link_key {
+        Some(key) => key.verify(parts, app.now()),
+        None if query.reference.is_none() && query.exp.is_none() && query.sig.is_none() => Ok(None),
+        None => Err(LinkError::BadSignature),
+    };
+    checked.map_err(|e| AppError::caused_by(ErrorKind::BadLink, "start link refused", e))
+}
+
 async fn start_from_link(
     State(app): State<AppState>,
     ctx: PageContext,
     session: Session,
+    query: Result<Query<LinkQuery>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    start(&app, &ctx, &session, None).await
+    let reference = linked_reference(&app, query)?;
+    start(&app, &ctx, &session, None, reference).await
 }
 
+/// The landing form posts to the bare start path; a link's parameters, should a form ever carry
+/// them in its action, are checked the same way.
 async fn start_from_form(
     State(app): State<AppState>,
     ctx: PageContext,
     session: Session,
+    query: Result<Query<LinkQuery>, QueryRejection>,
     form: Result<Form<StartForm>, FormRejection>,
 ) -> Result<Response, AppError> {
+    let reference = linked_reference(&app, query)?;
     let Form(form) =
         form.map_err(|_| AppError::with_cause(ErrorKind::BadRequest, "malformed start form"))?;
     let nin = match form.nin.trim() {
@@ -90,7 +129,7 @@ async fn start_from_form(
             }
         },
     };
-    start(&app, &ctx, &session, nin).await
+    start(&app, &ctx, &session, nin, reference).await
 }
 
 async fn start(
@@ -98,6 +137,7 @@ async fn start(
     ctx: &PageContext,
     session: &Session,
     nin: Option<Nin>,
+    reference: Option<Reference>,
 ) -> Result<Response, AppError> {
     // While NGI's issuer is not known, no callback could be checked: send no one to NGI.
     if app.ngi.issuer_rule().is_none() {
@@ -112,7 +152,7 @@ async fn start(
         .clear()
         .await
         .map_err(AppError::session)?;
-    let (authorize_url, pending) = flow::start(&app.ngi, now, nin);
+    let (authorize_url, pending) = flow::start(&app.ngi, now, nin, reference);
     ctx.record_flow(&pending.flow_id());
     let flows = FlowSession(session);
     let mut pending_flows = flows.pending().await.map_err(AppError::session)?;
@@ -274,7 +314,7 @@ async fn handle_callback(
 
     // Exchange once, fetch once; the token is dropped when `complete` returns.
     let state_digest = pending::digest(pending.state());
-    let summary = flow::complete(&app.ngi, pending, code, &ctx.request_id).await?;
+    let (summary, reference) = flow::complete(&app.ngi, pending, code, &ctx.request_id).await?;
 
     session.cycle_id().await.map_err(AppError::session)?;
     DebtSession(session)
@@ -287,6 +327,10 @@ async fn handle_callback(
         .set_completed(&completed)
         .await
         .map_err(AppError::session)?;
-    tracing::info!(flow.outcome = "success", "consent flow completed");
+    tracing::info!(
+        flow.outcome = "success",
+        with_reference = reference.is_some(),
+        "consent flow completed"
+    );
     Ok(Completed::Now)
 }

@@ -7,6 +7,7 @@ pub mod debt;
 pub mod health;
 pub mod landing;
 pub mod pages;
+pub mod partner;
 pub mod ratelimit;
 pub mod security;
 pub mod session_life;
@@ -17,6 +18,7 @@ use axum::Router;
 use jiff::Timestamp;
 
 use crate::domain::scope::ConsentScope;
+use crate::flow::link::LinkKey;
 use crate::ngi::client::NgiClient;
 
 pub use crate::domain::time::{Clock, system_clock};
@@ -51,6 +53,11 @@ pub struct Shared {
     pub session_limits: crate::session::data::SessionLimits,
     /// `PUBLIC_URL`'s origin, as browsers send it in `Origin`.
     pub public_origin: String,
+    /// `PUBLIC_URL` (or the bound address in simulator mode), for links the site hands out.
+    pub public_url: url::Url,
+    /// The key start links are signed with, derived from the partner token; `None` without one
+    /// (then a start link with a reference is always refused).
+    pub link_key: Option<LinkKey>,
     pub clock: Clock,
 }
 
