@@ -52,6 +52,8 @@ pub struct Shared {
     /// `PUBLIC_URL`'s origin, as browsers send it in `Origin`.
     pub public_origin: String,
     pub clock: Clock,
+    /// The consents this site holds.
+    pub ledger: crate::ledger::Ledger,
 }
 
 impl Shared {
