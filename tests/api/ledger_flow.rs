@@ -225,3 +225,47 @@ async fn a_database_that_cannot_be_reached_stops_start_up_with_one_line_and_no_p
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(!stdout.contains("pw-secret"), "{stdout}");
 }
+
+#[tokio::test]
+async fn a_ledger_that_cannot_be_written_still_shows_the_debt_and_counts_the_failure() {
+    let data_dir = crate::helpers::temp_data_dir();
+    let app = spawn_app_with(Options {
+        args: ServeArgs {
+            data_dir: Some(data_dir.clone()),
+            ..ServeArgs::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    // The ledger's tables disappear under the running site.
+    let file = data_dir.join("ngi-consent.db");
+    let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    sqlx::query("DROP TABLE consent_history")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    sqlx::query("DROP TABLE consents")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let _ = db.close().await;
+
+    let page = app.follow_login(PERSON_1).await;
+    assert_eq!(
+        page.status(),
+        StatusCode::OK,
+        "the person still sees their debt"
+    );
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let failures = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("ngi_consent_ledger_write_failures_total") && l.contains("record_granted")
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no ledger failure counter in {metrics}"));
+    assert!(failures >= 1.0, "{failures}");
+}
