@@ -84,6 +84,17 @@ macro_rules! ledger_ops {
                 }
             }
 
+            /// One consent with its history, outside any write.
+            async fn read_one(
+                ledger: &$ledger,
+                sql: &'static str,
+                key: impl sqlx::Encode<'static, $db> + sqlx::Type<$db> + Send + 'static,
+            ) -> Result<Option<Consent>, LedgerError> {
+                let mut conn = ledger.pool().acquire().await.map_err(database)?;
+                let row = one(&mut conn, sql, key).await.map_err(database)?;
+                found(&mut conn, row).await
+            }
+
             async fn history(
                 conn: &mut Conn,
                 row: i64,
@@ -338,30 +349,18 @@ macro_rules! ledger_ops {
                 }
 
                 async fn get(&self, id: &ConsentId) -> Result<Option<Consent>, LedgerError> {
-                    let mut conn = self.pool().acquire().await.map_err(database)?;
-                    let row = one(&mut conn, SELECT_BY_ID_READ, id.as_str().to_owned())
-                        .await
-                        .map_err(database)?;
-                    found(&mut conn, row).await
+                    read_one(self, SELECT_BY_ID_READ, id.as_str().to_owned()).await
                 }
 
                 async fn get_row(&self, row: RowId) -> Result<Option<Consent>, LedgerError> {
-                    let mut conn = self.pool().acquire().await.map_err(database)?;
-                    let row = one(&mut conn, SELECT_ROW_READ, row.0)
-                        .await
-                        .map_err(database)?;
-                    found(&mut conn, row).await
+                    read_one(self, SELECT_ROW_READ, row.0).await
                 }
 
                 async fn integrated_by_reference(
                     &self,
                     reference: &str,
                 ) -> Result<Option<Consent>, LedgerError> {
-                    let mut conn = self.pool().acquire().await.map_err(database)?;
-                    let row = one(&mut conn, SELECT_INTEGRATED_READ, reference.to_owned())
-                        .await
-                        .map_err(database)?;
-                    found(&mut conn, row).await
+                    read_one(self, SELECT_INTEGRATED_READ, reference.to_owned()).await
                 }
 
                 async fn list(&self, query: ListQuery) -> Result<ConsentPage, LedgerError> {

@@ -171,22 +171,35 @@ async fn on_postgresql_a_completed_flow_leaves_one_used_row() {
     drop_schema(&schema).await;
 }
 
-#[tokio::test]
-async fn a_database_url_of_another_scheme_stops_start_up_naming_it() {
+/// Starts the demo site with one ledger setting, which must stop it with `code` and one line on
+/// stderr that says `says`; the password `pw-secret` appears in no output.
+async fn refused_with_ledger_setting(setting: (&str, &str), code: i32, says: &str) {
     let out = refused_with(&[
         ("APP_BIND", "127.0.0.1:0"),
         ("SIMULATOR_BIND", "127.0.0.1:0"),
+        setting,
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(code), "{setting:?}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(says), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let all = format!("{stdout}{stderr}");
+    assert!(!all.contains("pw-secret"), "{all}");
+}
+
+#[tokio::test]
+async fn a_database_url_of_another_scheme_stops_start_up_naming_it() {
+    refused_with_ledger_setting(
         (
             "DATABASE_URL",
             "mysql://ledger:pw-secret@db.example/consents",
         ),
-    ])
+        2,
+        "invalid setting DATABASE_URL",
+    )
     .await;
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("invalid setting DATABASE_URL"), "{stderr}");
-    assert!(!stderr.contains("pw-secret"), "{stderr}");
 }
 
 #[tokio::test]
@@ -194,16 +207,12 @@ async fn a_data_dir_that_cannot_be_written_stops_start_up_naming_it() {
     let file = crate::helpers::temp_data_dir().join("a-file");
     std::fs::write(&file, "").unwrap();
     let below_a_file = file.join("data");
-    let out = refused_with(&[
-        ("APP_BIND", "127.0.0.1:0"),
-        ("SIMULATOR_BIND", "127.0.0.1:0"),
+    refused_with_ledger_setting(
         ("DATA_DIR", below_a_file.to_str().unwrap()),
-    ])
+        2,
+        "invalid setting DATA_DIR",
+    )
     .await;
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("invalid setting DATA_DIR"), "{stderr}");
 }
 
 #[tokio::test]
