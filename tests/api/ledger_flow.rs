@@ -247,6 +247,7 @@ async fn a_ledger_that_cannot_be_written_still_shows_the_debt_and_counts_the_fai
     })
     .await;
     // The ledger's tables disappear under the running site.
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
     let file = data_dir.join("ngi-consent.db");
     let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
         .await
