@@ -145,7 +145,7 @@ macro_rules! ledger_ops {
             ) -> Result<Consent, sqlx::Error> {
                 let status = rows::granted_status(consent.duration_days);
                 if let Some(row) = one(conn, SELECT_BY_ID, consent.id.as_str().to_owned()).await? {
-                    let current = row.status().map_err(protocol)?;
+                    let current = row.status().map_err(unreadable_row)?;
                     // Known already: moved on only where the rules allow (never reopened).
                     if current != status && current.may_become(status) {
                         sqlx::query(rows::UPDATE_STATUS)
@@ -200,7 +200,7 @@ macro_rules! ledger_ops {
                 {
                     let same =
                         row.request_digest.as_deref() == Some(registration.request_digest.as_str());
-                    let consent = with_history(conn, row).await.map_err(protocol)?;
+                    let consent = with_history(conn, row).await.map_err(unreadable_row)?;
                     return Ok(if same {
                         Begun::Same(consent)
                     } else {
@@ -233,11 +233,11 @@ macro_rules! ledger_ops {
                 let stored = one(conn, SELECT_ROW, row)
                     .await?
                     .ok_or(sqlx::Error::RowNotFound)?;
-                with_history(conn, stored).await.map_err(protocol)
+                with_history(conn, stored).await.map_err(unreadable_row)
             }
 
             /// A ledger error inside a step that speaks sqlx (an unreadable row).
-            fn protocol(e: LedgerError) -> sqlx::Error {
+            fn unreadable_row(e: LedgerError) -> sqlx::Error {
                 sqlx::Error::Decode(Box::new(e))
             }
 

@@ -220,6 +220,7 @@ on_both!(
     rows_survive_a_restart,
     migrations_run_twice_change_nothing,
     no_table_holds_a_full_identity_number,
+    the_same_consent_recorded_at_once_by_many_requests_is_one_row,
 );
 
 fn at(second: i64) -> Timestamp {
@@ -754,5 +755,26 @@ async fn no_table_holds_a_full_identity_number(db: TestDb) -> TestDb {
     assert!(dump.contains("148422*****"), "{dump}");
     assert!(!dump.contains(PERSON), "{dump}");
     assert!(!dump.contains(&PERSON[6..]), "{dump}");
+    db
+}
+
+async fn the_same_consent_recorded_at_once_by_many_requests_is_one_row(db: TestDb) -> TestDb {
+    let ledger = db.ledger();
+    let recorded = futures_util::future::join_all(
+        (0..8).map(|_| ledger.record_granted(granted("at-once-1", Some(30)), at(0))),
+    )
+    .await;
+    let rows: Vec<RowId> = recorded.into_iter().map(|r| r.unwrap().row).collect();
+    assert!(rows.iter().all(|row| *row == rows[0]), "{rows:?}");
+    let page = ledger
+        .list(ListQuery {
+            limit: 100,
+            ..ListQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.consents.len(), 1);
+    let stored = ledger.get_row(rows[0]).await.unwrap().unwrap();
+    assert_eq!(stored.history.len(), 1);
     db
 }
