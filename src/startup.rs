@@ -30,6 +30,7 @@ use url::Url;
 use crate::config::{self, NgiTarget, PartnerToken, SessionStoreKind, Settings};
 use crate::error::{AppError, ErrorKind};
 use crate::flow::link::LinkKey;
+use crate::ledger::Ledger;
 use crate::ngi::client::{ClientSetupError, DiscoveryError, NgiClient, NgiConfig};
 use crate::paths;
 use crate::session::SessionBackend;
@@ -74,6 +75,14 @@ pub enum StartupError {
     SecurityHeaders(#[from] SecurityHeadersError),
     #[error("cannot set up the session store")]
     SessionStore(#[source] crate::session::RedisSetupError),
+    /// The ledger's database cannot be opened or its tables brought up to date.
+    #[error("consent ledger at {store}")]
+    Ledger {
+        /// Where, as it may be shown (no password).
+        store: String,
+        #[source]
+        source: crate::ledger::OpenError,
+    },
     /// Discovery answered, but with nothing usable: no retry will change that.
     #[error(
         "invalid setting NGI_ISSUER: not set, and NGI's issuer cannot be discovered; set \
@@ -94,6 +103,7 @@ pub struct Application {
     ngi: Arc<NgiClient>,
     /// The partner token made for this run (simulator mode without PARTNER_TOKEN).
     generated_partner_token: Option<PartnerToken>,
+    ledger: Ledger,
 }
 
 impl Application {
@@ -173,6 +183,21 @@ impl Application {
                     .map_err(StartupError::SessionStore)?
             }
         };
+        let ledger = crate::ledger::open(&settings.ledger)
+            .await
+            .map_err(|source| StartupError::Ledger {
+                store: settings.ledger.to_string(),
+                source,
+            })?;
+        if matches!(settings.session_store, SessionStoreKind::Redis { .. })
+            && matches!(settings.ledger, config::LedgerStore::Sqlite { .. })
+        {
+            tracing::warn!(
+                ledger = %settings.ledger,
+                "sessions are shared in Redis but the consent ledger is SQLite: each instance \
+                 keeps its own ledger; set DATABASE_URL to share one"
+            );
+        }
         let rate_limit = RateLimit::new(&settings.start_limits);
         // Installed before the first request so every counter is recorded, and every series
         // shown at 0 from the start.
@@ -214,6 +239,7 @@ impl Application {
             public_url: public_url.clone(),
             link_key,
             clock: clock.clone(),
+            ledger: Arc::clone(&ledger),
         });
         let idle = CookieDuration::seconds(
             i64::try_from(settings.session_idle.as_secs()).unwrap_or(i64::MAX),
@@ -236,6 +262,7 @@ impl Application {
             clock,
             ngi,
             generated_partner_token,
+            ledger,
         })
     }
 
@@ -261,6 +288,11 @@ impl Application {
     /// The session store, as the site uses it (tests read what it holds).
     pub fn sessions(&self) -> &SessionBackend {
         &self.sessions
+    }
+
+    /// The consent ledger, as the site uses it (tests read what it holds).
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
     }
 
     /// The router alone, for in-process tests (axum-test); the listener is dropped.
@@ -528,7 +560,12 @@ mod tests {
     use tower_sessions::cookie::time::OffsetDateTime;
     use tower_sessions::session::{Id, Record};
 
-    fn state() -> AppState {
+    async fn state() -> AppState {
+        let dir = std::env::temp_dir().join(format!("ngi-startup-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ledger = crate::ledger::sqlite::SqliteLedger::open(&dir)
+            .await
+            .unwrap();
         let local = Url::parse("http://127.0.0.1:9/").unwrap();
         let ngi = NgiClient::new(NgiConfig {
             access: local.clone(),
@@ -557,12 +594,13 @@ mod tests {
             public_url: local.clone(),
             link_key: None,
             clock: web::system_clock(),
+            ledger: Arc::new(ledger),
         })
     }
 
     #[tokio::test]
     async fn a_panicking_handler_answers_with_the_error_page_in_the_persons_language() {
-        let state = state();
+        let state = state().await;
         async fn panics() -> &'static str {
             panic!("a handler gave up")
         }

@@ -4,10 +4,11 @@
 //! `ServeArgs` is what clap reads (every setting is an env variable and a flag, named in
 //! `vars`). `Settings::from_args` is pure, so tests build `ServeArgs` by hand and never touch
 //! the process environment. One file per concern: `args` (the command line), `ngi` (which NGI,
-//! its issuer and the client credentials), `session_store`, `limits` (starting flows), and
+//! its issuer and the client credentials), `session_store`, `ledger` (the consent ledger's database), `limits` (starting flows), and
 //! `parse`, the parsers they share.
 
 mod args;
+mod ledger;
 mod limits;
 mod ngi;
 mod parse;
@@ -25,6 +26,7 @@ use url::Url;
 use crate::domain::scope::ConsentScope;
 
 pub use args::{ServeArgs, SimulatorArgs};
+pub use ledger::{DatabaseUrl, LedgerStore};
 pub use limits::StartLimits;
 pub use ngi::{DEMO_CLIENT_ID, DEMO_CLIENT_NAME, DEMO_CLIENT_SECRET, NgiTarget};
 pub use parse::is_loopback;
@@ -104,6 +106,8 @@ pub struct Settings {
     pub start_limits: StartLimits,
     /// The partner API's token; `None` leaves the API off (in simulator mode one is made).
     pub partner_token: Option<PartnerToken>,
+    /// Where the consent ledger lives.
+    pub ledger: LedgerStore,
 }
 
 impl Settings {
@@ -180,6 +184,7 @@ impl Settings {
             session_max_age: session_store::session_max_age(&args)?,
             start_limits: limits::start_limits(&args)?,
             partner_token: partner::partner_token(&args)?,
+            ledger: ledger::ledger_store(&args)?,
         })
     }
 
@@ -205,7 +210,8 @@ impl fmt::Display for Settings {
             f,
             "bind={} public_url={} ngi={} client_id={} scope={} pkce={} timeout={:?} connect_timeout={:?} \
              session_store={} session_idle={:?} session_max_age={:?} rate_limit_per_minute={} \
-             rate_limit_ipv6_prefix={} flow_starts_per_second={} trusted_proxies={} partner_api={}",
+             rate_limit_ipv6_prefix={} flow_starts_per_second={} trusted_proxies={} partner_api={} \
+             ledger={}",
             self.bind,
             self.public_url
                 .as_ref()
@@ -228,6 +234,7 @@ impl fmt::Display for Settings {
                 (None, true) => "on (token made at start-up)",
                 (None, false) => "off",
             },
+            self.ledger,
         )
     }
 }

@@ -56,6 +56,12 @@ pub const TRUSTED_PROXIES: &str = "TRUSTED_PROXIES";
 pub const PARTNER_TOKEN: &str = "PARTNER_TOKEN";
 /// A file holding the partner token.
 pub const PARTNER_TOKEN_FILE: &str = "PARTNER_TOKEN_FILE";
+/// The directory of the SQLite consent ledger.
+pub const DATA_DIR: &str = "DATA_DIR";
+/// A postgres:// URL: the consent ledger in PostgreSQL instead of SQLite.
+pub const DATABASE_URL: &str = "DATABASE_URL";
+/// A file holding DATABASE_URL.
+pub const DATABASE_URL_FILE: &str = "DATABASE_URL_FILE";
 /// `ngi-consent simulator`: a redirect URI the registered client may use.
 pub const SIMULATOR_REDIRECT_URI: &str = "SIMULATOR_REDIRECT_URI";
 /// `ngi-consent simulator`: the registered client's id.
@@ -95,6 +101,9 @@ pub const ALL: &[&str] = &[
     TRUSTED_PROXIES,
     PARTNER_TOKEN,
     PARTNER_TOKEN_FILE,
+    DATA_DIR,
+    DATABASE_URL,
+    DATABASE_URL_FILE,
     SIMULATOR_REDIRECT_URI,
     SIMULATOR_CLIENT_ID,
     SIMULATOR_CLIENT_SECRET,

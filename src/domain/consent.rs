@@ -47,6 +47,7 @@ impl ConsentId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
 }
 
 impl std::fmt::Display for ConsentId {

@@ -5,6 +5,7 @@ pub mod callback;
 pub mod link;
 pub mod pending;
 pub mod receive;
+pub mod record;
 
 use jiff::Timestamp;
 use oauth2::AuthorizationCode;

@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
+use crate::domain::debt::DebtSummary;
 use crate::domain::nin::Nin;
 use crate::domain::reference::Reference;
 use crate::error::{AppError, ErrorKind};
@@ -249,6 +250,40 @@ async fn callback(
     }
 }
 
+/// Records the flow's consent in the ledger. Nothing here stops the person from seeing their
+/// debt: the consent exists at NGI whatever we failed to write, and a later feed of NGI's
+/// consent events will tell us of it, so a ledger failure is logged and counted, not shown.
+async fn record_consent(
+    app: &AppState,
+    summary: &DebtSummary,
+    reference: Option<String>,
+    now: jiff::Timestamp,
+) {
+    let granted = match flow::record::granted_consent(summary, app.ngi.scope(), reference) {
+        Ok(granted) => granted,
+        Err(e) => {
+            tracing::warn!(
+                error = %crate::error::chain(&e),
+                "the flow's consent is not recorded in the ledger"
+            );
+            return;
+        }
+    };
+    match app.ledger.record_granted(granted, now).await {
+        Ok(consent) => tracing::info!(
+            consent.status = %consent.status,
+            "the flow's consent is recorded in the ledger"
+        ),
+        Err(e) => {
+            crate::metrics::ledger_write_failed("record_granted");
+            tracing::error!(
+                error = %crate::error::chain(&e),
+                "the flow's consent could not be recorded in the ledger"
+            );
+        }
+    }
+}
+
 /// Loads what the flow's rules need, applies them, and on a grant completes the flow: exchange,
 /// fetch, a new session id (the session now holds personal data), the result kept.
 async fn handle_callback(
@@ -315,6 +350,8 @@ async fn handle_callback(
     // Exchange once, fetch once; the token is dropped when `complete` returns.
     let state_digest = pending::digest(pending.state());
     let (summary, reference) = flow::complete(&app.ngi, pending, code, &ctx.request_id).await?;
+    let application_reference = reference.as_ref().map(|r| r.as_str().to_owned());
+    record_consent(app, &summary, application_reference, now).await;
 
     session.cycle_id().await.map_err(AppError::session)?;
     DebtSession(session)

@@ -59,6 +59,8 @@ pub struct Shared {
     /// (then a start link with a reference is always refused).
     pub link_key: Option<LinkKey>,
     pub clock: Clock,
+    /// The consents this site holds.
+    pub ledger: crate::ledger::Ledger,
 }
 
 impl Shared {

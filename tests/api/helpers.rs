@@ -2,11 +2,13 @@
 //! flow the way a browser does (cookies kept, redirects not followed, every hop visible).
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use jiff::{SignedDuration, Timestamp};
 use ngi_consent::config::{ServeArgs, Settings};
+use ngi_consent::ledger::Ledger;
 use ngi_consent::session::SessionBackend;
 use ngi_consent::simulator::{self, ClientRegistration, SimulatorConfig, SimulatorHandle};
 use ngi_consent::startup::Application;
@@ -53,6 +55,8 @@ pub struct TestApp {
     pub clock: TestClock,
     /// The site's session store, when the test's helper built the site.
     pub sessions: Option<SessionBackend>,
+    /// The site's consent ledger, when the test's helper built the site.
+    pub ledger: Option<Ledger>,
 }
 
 /// What a test may change before the app starts.
@@ -106,6 +110,10 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     args.ngi_timeout_ms.get_or_insert_with(|| "2000".into());
     args.ngi_connect_timeout_ms
         .get_or_insert_with(|| "1000".into());
+    // Every app its own ledger: a fresh SQLite directory unless the test gave a database.
+    if args.database_url.is_none() {
+        args.data_dir.get_or_insert_with(temp_data_dir);
+    }
     let settings = Settings::from_args(args).unwrap();
 
     let clock = TestClock::new();
@@ -113,6 +121,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .await
         .unwrap();
     let sessions = app.sessions().clone();
+    let ledger = app.ledger().clone();
     tokio::spawn(app.run_until(std::future::pending()));
 
     TestApp {
@@ -121,7 +130,15 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         client: browser(),
         clock,
         sessions: Some(sessions),
+        ledger: Some(ledger),
     }
+}
+
+/// A fresh directory for one site's SQLite consent ledger (never `./data`).
+pub fn temp_data_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ngi-consent-test-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// A client like a browser: it keeps cookies, and shows each redirect instead of following it.
@@ -255,6 +272,11 @@ impl TestApp {
     /// The site's session store (built by `spawn_app_with`).
     pub fn sessions(&self) -> &SessionBackend {
         self.sessions.as_ref().unwrap()
+    }
+
+    /// The site's consent ledger (built by `spawn_app_with`).
+    pub fn ledger(&self) -> &Ledger {
+        self.ledger.as_ref().unwrap()
     }
 
     /// The `Set-Cookie` header of the session cookie in this response, if any.

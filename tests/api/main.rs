@@ -10,6 +10,7 @@ mod discovery;
 mod flow;
 mod helpers;
 mod hostile;
+mod ledger_flow;
 mod operations;
 mod pages;
 mod partner_door;
