@@ -28,8 +28,11 @@ use tracing::Level;
 use url::Url;
 
 use crate::config::{self, NgiTarget, SessionStoreKind, Settings};
+use crate::consents::Lifecycle;
 use crate::error::{AppError, ErrorKind};
 use crate::ngi::client::{ClientSetupError, DiscoveryError, NgiClient, NgiConfig};
+use crate::ngi::consents::Consents;
+use crate::ngi::credentials::ClientCredentials;
 use crate::paths;
 use crate::session::SessionBackend;
 use crate::session::data::SessionLimits;
@@ -90,6 +93,7 @@ pub struct Application {
     sessions: SessionBackend,
     clock: Clock,
     ngi: Arc<NgiClient>,
+    lifecycle: Arc<Lifecycle>,
 }
 
 impl Application {
@@ -179,6 +183,12 @@ impl Application {
             crate::ngi::client::NgiError::KINDS,
         );
         crate::ngi::credentials::register_metrics();
+        // One token cache for every client-credentials call of this site.
+        let credentials = Arc::new(ClientCredentials::new(Arc::clone(&ngi), clock.clone())?);
+        let lifecycle = Arc::new(Lifecycle::new(
+            Arc::clone(&ledger),
+            Arc::new(Consents::new(Arc::clone(&ngi), credentials)),
+        ));
 
         let state = AppState::new(web::Shared {
             ngi: Arc::clone(&ngi),
@@ -194,6 +204,7 @@ impl Application {
             },
             public_origin: public_url.origin().ascii_serialization(),
             clock: clock.clone(),
+            lifecycle: Arc::clone(&lifecycle),
         });
         let idle = CookieDuration::seconds(
             i64::try_from(settings.session_idle.as_secs()).unwrap_or(i64::MAX),
@@ -208,6 +219,7 @@ impl Application {
             sessions,
             clock,
             ngi,
+            lifecycle,
         })
     }
 
@@ -229,6 +241,11 @@ impl Application {
         &self.sessions
     }
 
+    /// The site's use of its consents (tests call its steps directly).
+    pub fn lifecycle(&self) -> &Arc<Lifecycle> {
+        &self.lifecycle
+    }
+
     /// The router alone, for in-process tests (axum-test); the listener is dropped.
     pub fn into_router(self) -> Router {
         self.router
@@ -242,6 +259,7 @@ impl Application {
         let housekeeping = tokio::spawn(housekeeping(
             self.rate_limit.clone(),
             self.sessions.clone(),
+            Arc::clone(&self.lifecycle),
             self.clock.clone(),
         ));
         let discovery = tokio::spawn(keep_discovering(
@@ -308,12 +326,40 @@ async fn keep_discovering(ngi: Arc<NgiClient>, first: Duration, max: Duration) {
     }
 }
 
-/// Periodic upkeep, every 10 s, at the app's clock's time.
-async fn housekeeping(rate_limit: Option<RateLimit>, sessions: SessionBackend, clock: Clock) {
+/// Periodic upkeep, every 10 s, at the app's clock's time: the round below, then the
+/// revocations NGI has not confirmed yet, each tried again once its backoff is over.
+async fn housekeeping(
+    rate_limit: Option<RateLimit>,
+    sessions: SessionBackend,
+    lifecycle: Arc<Lifecycle>,
+    clock: Clock,
+) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
     loop {
         tick.tick().await;
         housekeeping_once(rate_limit.as_ref(), &sessions, clock()).await;
+        retry_revocations(&lifecycle, clock()).await;
+    }
+}
+
+/// One step over the due revocations; a failing ledger is logged and tried at the next tick.
+async fn retry_revocations(lifecycle: &Lifecycle, now: jiff::Timestamp) {
+    // NGI's trace id for these calls: no request to take it from.
+    let trace_id = uuid::Uuid::new_v4().to_string();
+    match lifecycle.retry_revocations(now, &trace_id).await {
+        Ok(outcome) if outcome.tried > 0 => tracing::info!(
+            tried = outcome.tried,
+            revoked = outcome.revoked,
+            ended = outcome.ended,
+            pending = outcome.pending,
+            trace_id,
+            "revocations tried again"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::error!(
+            error = %crate::error::chain(&e),
+            "revocations could not be tried again: the consent ledger failed"
+        ),
     }
 }
 

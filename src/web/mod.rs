@@ -10,6 +10,7 @@ pub mod pages;
 pub mod ratelimit;
 pub mod security;
 pub mod session_life;
+pub mod withdraw;
 
 use std::sync::Arc;
 
@@ -52,6 +53,8 @@ pub struct Shared {
     /// `PUBLIC_URL`'s origin, as browsers send it in `Origin`.
     pub public_origin: String,
     pub clock: Clock,
+    /// Using the consents the ledger holds: the debt again, status, revocation.
+    pub lifecycle: Arc<crate::consents::Lifecycle>,
 }
 
 impl Shared {
@@ -66,4 +69,5 @@ pub fn pages(rate_limit: Option<&ratelimit::RateLimit>) -> Router<AppState> {
         .merge(landing::router())
         .merge(consent::router(rate_limit))
         .merge(debt::router())
+        .merge(withdraw::router())
 }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use jiff::{SignedDuration, Timestamp};
 use ngi_consent::config::{ServeArgs, Settings};
+use ngi_consent::consents::Lifecycle;
 use ngi_consent::session::SessionBackend;
 use ngi_consent::simulator::{self, ClientRegistration, SimulatorConfig, SimulatorHandle};
 use ngi_consent::startup::Application;
@@ -53,6 +54,8 @@ pub struct TestApp {
     pub clock: TestClock,
     /// The site's session store, when the test's helper built the site.
     pub sessions: Option<SessionBackend>,
+    /// The site's use of its consents (ledger and NGI), when the test's helper built the site.
+    pub lifecycle: Option<Arc<Lifecycle>>,
 }
 
 /// What a test may change before the app starts.
@@ -113,6 +116,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .await
         .unwrap();
     let sessions = app.sessions().clone();
+    let lifecycle = Arc::clone(app.lifecycle());
     tokio::spawn(app.run_until(std::future::pending()));
 
     TestApp {
@@ -121,6 +125,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         client: browser(),
         clock,
         sessions: Some(sessions),
+        lifecycle: Some(lifecycle),
     }
 }
 
@@ -255,6 +260,11 @@ impl TestApp {
     /// The site's session store (built by `spawn_app_with`).
     pub fn sessions(&self) -> &SessionBackend {
         self.sessions.as_ref().unwrap()
+    }
+
+    /// The site's use of its consents (built by `spawn_app_with`).
+    pub fn lifecycle(&self) -> &Lifecycle {
+        self.lifecycle.as_ref().unwrap()
     }
 
     /// The `Set-Cookie` header of the session cookie in this response, if any.

@@ -261,6 +261,7 @@ async fn sigterm_lets_a_request_in_flight_finish_then_exits_zero() {
         client: browser(),
         clock: TestClock::new(),
         sessions: None,
+        lifecycle: None,
     };
     let callback = app.consent_as(PERSON_1).await;
     sim.set_fault(
