@@ -12,6 +12,7 @@ pub const CALLBACKS: &str = "ngi_consent_callbacks_total";
 pub const NGI_REQUEST_SECONDS: &str = "ngi_consent_ngi_request_duration_seconds";
 pub const NGI_ERRORS: &str = "ngi_consent_ngi_errors_total";
 pub const CLIENT_CREDENTIALS: &str = "ngi_consent_client_credentials_requests_total";
+pub const LEDGER_WRITE_FAILURES: &str = "ngi_consent_ledger_write_failures_total";
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -40,6 +41,7 @@ pub fn register_all(
     ngi_error_kinds: &[&'static str],
 ) {
     metrics::counter!(FLOWS_STARTED).increment(0);
+    metrics::counter!(LEDGER_WRITE_FAILURES, "operation" => "record_granted").increment(0);
     for outcome in callback_outcomes {
         metrics::counter!(CALLBACKS, "outcome" => outcome).increment(0);
     }
@@ -66,6 +68,11 @@ pub fn register_client_credentials(audiences: &[&'static str], outcomes: &[&'sta
 pub fn client_credentials(audience: &'static str, outcome: &'static str) {
     metrics::counter!(CLIENT_CREDENTIALS, "audience" => audience, "outcome" => outcome)
         .increment(1);
+}
+
+/// A write to the consent ledger failed (`operation`: the ledger's method).
+pub fn ledger_write_failed(operation: &'static str) {
+    metrics::counter!(LEDGER_WRITE_FAILURES, "operation" => operation).increment(1);
 }
 
 pub fn flow_started() {

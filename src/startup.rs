@@ -30,6 +30,7 @@ use url::Url;
 use crate::config::{self, NgiTarget, SessionStoreKind, Settings};
 use crate::consents::Lifecycle;
 use crate::error::{AppError, ErrorKind};
+use crate::ledger::Ledger;
 use crate::ngi::client::{ClientSetupError, DiscoveryError, NgiClient, NgiConfig};
 use crate::ngi::consents::Consents;
 use crate::ngi::credentials::ClientCredentials;
@@ -75,6 +76,14 @@ pub enum StartupError {
     SecurityHeaders(#[from] SecurityHeadersError),
     #[error("cannot set up the session store")]
     SessionStore(#[source] crate::session::RedisSetupError),
+    /// The ledger's database cannot be opened or its tables brought up to date.
+    #[error("consent ledger at {store}")]
+    Ledger {
+        /// Where, as it may be shown (no password).
+        store: String,
+        #[source]
+        source: crate::ledger::OpenError,
+    },
     /// Discovery answered, but with nothing usable: no retry will change that.
     #[error(
         "invalid setting NGI_ISSUER: not set, and NGI's issuer cannot be discovered; set \
@@ -93,6 +102,7 @@ pub struct Application {
     sessions: SessionBackend,
     clock: Clock,
     ngi: Arc<NgiClient>,
+    ledger: Ledger,
     lifecycle: Arc<Lifecycle>,
 }
 
@@ -173,6 +183,21 @@ impl Application {
                     .map_err(StartupError::SessionStore)?
             }
         };
+        let ledger = crate::ledger::open(&settings.ledger)
+            .await
+            .map_err(|source| StartupError::Ledger {
+                store: settings.ledger.to_string(),
+                source,
+            })?;
+        if matches!(settings.session_store, SessionStoreKind::Redis { .. })
+            && matches!(settings.ledger, config::LedgerStore::Sqlite { .. })
+        {
+            tracing::warn!(
+                ledger = %settings.ledger,
+                "sessions are shared in Redis but the consent ledger is SQLite: each instance \
+                 keeps its own ledger; set DATABASE_URL to share one"
+            );
+        }
         let rate_limit = RateLimit::new(&settings.start_limits);
         // Installed before the first request so every counter is recorded, and every series
         // shown at 0 from the start.
@@ -204,6 +229,7 @@ impl Application {
             },
             public_origin: public_url.origin().ascii_serialization(),
             clock: clock.clone(),
+            ledger: Arc::clone(&ledger),
             lifecycle: Arc::clone(&lifecycle),
         });
         let idle = CookieDuration::seconds(
@@ -219,6 +245,7 @@ impl Application {
             sessions,
             clock,
             ngi,
+            ledger,
             lifecycle,
         })
     }
@@ -244,6 +271,11 @@ impl Application {
     /// The site's use of its consents (tests call its steps directly).
     pub fn lifecycle(&self) -> &Arc<Lifecycle> {
         &self.lifecycle
+    }
+
+    /// The consent ledger, as the site uses it (tests read what it holds).
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
     }
 
     /// The router alone, for in-process tests (axum-test); the listener is dropped.
@@ -533,7 +565,14 @@ mod tests {
     use tower_sessions::cookie::time::OffsetDateTime;
     use tower_sessions::session::{Id, Record};
 
-    fn state() -> AppState {
+    async fn state() -> AppState {
+        let dir = std::env::temp_dir().join(format!("ngi-startup-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ledger: crate::ledger::Ledger = Arc::new(
+            crate::ledger::sqlite::SqliteLedger::open(&dir)
+                .await
+                .unwrap(),
+        );
         let local = Url::parse("http://127.0.0.1:9/").unwrap();
         let ngi = NgiClient::new(NgiConfig {
             access: local.clone(),
@@ -548,8 +587,10 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
         })
         .unwrap();
+        let ngi = Arc::new(ngi);
+        let credentials = ClientCredentials::new(Arc::clone(&ngi), web::system_clock()).unwrap();
         AppState::new(web::Shared {
-            ngi: Arc::new(ngi),
+            ngi: Arc::clone(&ngi),
             scope: "debt.unsecured.presentation".parse().unwrap(),
             simulated: false,
             secure_cookies: false,
@@ -560,12 +601,17 @@ mod tests {
             },
             public_origin: "http://127.0.0.1:9".into(),
             clock: web::system_clock(),
+            lifecycle: Arc::new(Lifecycle::new(
+                Arc::clone(&ledger),
+                Arc::new(Consents::new(Arc::clone(&ngi), Arc::new(credentials))),
+            )),
+            ledger,
         })
     }
 
     #[tokio::test]
     async fn a_panicking_handler_answers_with_the_error_page_in_the_persons_language() {
-        let state = state();
+        let state = state().await;
         async fn panics() -> &'static str {
             panic!("a handler gave up")
         }

@@ -96,6 +96,17 @@ pub struct ServeArgs {
     /// A file holding SESSION_KEY
     #[arg(long, env = vars::SESSION_KEY_FILE)]
     pub session_key_file: Option<PathBuf>,
+    /// Directory of the SQLite consent ledger (ngi-consent.db), created on first start; unused
+    /// with DATABASE_URL [default: ./data]
+    #[arg(long, env = vars::DATA_DIR)]
+    pub data_dir: Option<PathBuf>,
+    /// postgres://user:password@host:5432/database: the consent ledger in PostgreSQL, shared by
+    /// every instance, instead of SQLite in DATA_DIR (or use DATABASE_URL_FILE)
+    #[arg(long, env = vars::DATABASE_URL, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// A file holding DATABASE_URL
+    #[arg(long, env = vars::DATABASE_URL_FILE)]
+    pub database_url_file: Option<PathBuf>,
 }
 
 /// The command line of `ngi-consent simulator`: the simulator alone, for another client.

@@ -4,10 +4,11 @@
 //! `ServeArgs` is what clap reads (every setting is an env variable and a flag, named in
 //! `vars`). `Settings::from_args` is pure, so tests build `ServeArgs` by hand and never touch
 //! the process environment. One file per concern: `args` (the command line), `ngi` (which NGI,
-//! its issuer and the client credentials), `session_store`, `limits` (starting flows), and
+//! its issuer and the client credentials), `session_store`, `ledger` (the consent ledger's database), `limits` (starting flows), and
 //! `parse`, the parsers they share.
 
 mod args;
+mod ledger;
 mod limits;
 mod ngi;
 mod parse;
@@ -24,6 +25,7 @@ use url::Url;
 use crate::domain::scope::ConsentScope;
 
 pub use args::{ServeArgs, SimulatorArgs};
+pub use ledger::{DatabaseUrl, LedgerStore};
 pub use limits::StartLimits;
 pub use ngi::{DEMO_CLIENT_ID, DEMO_CLIENT_NAME, DEMO_CLIENT_SECRET, NgiTarget};
 pub use parse::is_loopback;
@@ -100,6 +102,8 @@ pub struct Settings {
     /// How long a session may live however active it is.
     pub session_max_age: Duration,
     pub start_limits: StartLimits,
+    /// Where the consent ledger lives.
+    pub ledger: LedgerStore,
 }
 
 impl Settings {
@@ -175,6 +179,7 @@ impl Settings {
             session_idle: session_store::session_idle(&args)?,
             session_max_age: session_store::session_max_age(&args)?,
             start_limits: limits::start_limits(&args)?,
+            ledger: ledger::ledger_store(&args)?,
         })
     }
 
@@ -200,7 +205,7 @@ impl fmt::Display for Settings {
             f,
             "bind={} public_url={} ngi={} client_id={} scope={} pkce={} timeout={:?} connect_timeout={:?} \
              session_store={} session_idle={:?} session_max_age={:?} rate_limit_per_minute={} \
-             rate_limit_ipv6_prefix={} flow_starts_per_second={} trusted_proxies={}",
+             rate_limit_ipv6_prefix={} flow_starts_per_second={} trusted_proxies={} ledger={}",
             self.bind,
             self.public_url
                 .as_ref()
@@ -218,6 +223,7 @@ impl fmt::Display for Settings {
             limits.ipv6_prefix,
             off_or(limits.flow_starts_per_second),
             limits.trusted_proxies.len(),
+            self.ledger,
         )
     }
 }

@@ -52,6 +52,12 @@ pub const RATE_LIMIT_IPV6_PREFIX: &str = "RATE_LIMIT_IPV6_PREFIX";
 pub const FLOW_STARTS_PER_SECOND: &str = "FLOW_STARTS_PER_SECOND";
 /// Proxies whose X-Forwarded-For names the client.
 pub const TRUSTED_PROXIES: &str = "TRUSTED_PROXIES";
+/// The directory of the SQLite consent ledger.
+pub const DATA_DIR: &str = "DATA_DIR";
+/// A postgres:// URL: the consent ledger in PostgreSQL instead of SQLite.
+pub const DATABASE_URL: &str = "DATABASE_URL";
+/// A file holding DATABASE_URL.
+pub const DATABASE_URL_FILE: &str = "DATABASE_URL_FILE";
 /// `ngi-consent simulator`: a redirect URI the registered client may use.
 pub const SIMULATOR_REDIRECT_URI: &str = "SIMULATOR_REDIRECT_URI";
 /// `ngi-consent simulator`: the registered client's id.
@@ -89,6 +95,9 @@ pub const ALL: &[&str] = &[
     RATE_LIMIT_IPV6_PREFIX,
     FLOW_STARTS_PER_SECOND,
     TRUSTED_PROXIES,
+    DATA_DIR,
+    DATABASE_URL,
+    DATABASE_URL_FILE,
     SIMULATOR_REDIRECT_URI,
     SIMULATOR_CLIENT_ID,
     SIMULATOR_CLIENT_SECRET,

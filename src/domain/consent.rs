@@ -48,10 +48,10 @@ impl ConsentId {
         &self.0
     }
 
-    /// An id that skipped the rule, for tests of what still holds then.
+    /// An id that skipped the rule, for tests proving that later code does not rely on it.
     #[cfg(test)]
-    pub(crate) fn unchecked(s: &str) -> Self {
-        Self(s.to_owned())
+    pub(crate) fn unchecked(id: &str) -> Self {
+        Self(id.to_owned())
     }
 }
 

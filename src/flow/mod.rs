@@ -4,6 +4,7 @@
 pub mod callback;
 pub mod pending;
 pub mod receive;
+pub mod record;
 
 use jiff::Timestamp;
 use oauth2::AuthorizationCode;

@@ -6,6 +6,13 @@
 //!
 //! Times are passed in (from the site's clock) and stored as integer seconds.
 
+mod ops;
+pub mod postgres;
+mod rows;
+pub mod sqlite;
+#[cfg(test)]
+mod tests;
+
 use std::fmt;
 use std::sync::Arc;
 
@@ -17,6 +24,30 @@ use crate::domain::scope::Purpose;
 
 /// The ledger, shared.
 pub type Ledger = Arc<dyn ConsentLedger>;
+
+/// The tables, from `migrations/` (portable SQL: the same files run on both databases).
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// Why the ledger could not be opened at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot open the consent ledger's database")]
+    Connect(#[source] sqlx::Error),
+    #[error("cannot bring the consent ledger's tables up to date")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+}
+
+/// Opens the ledger `store` names and runs its migrations.
+pub async fn open(store: &crate::config::LedgerStore) -> Result<Ledger, OpenError> {
+    Ok(match store {
+        crate::config::LedgerStore::Sqlite { data_dir } => {
+            Arc::new(sqlite::SqliteLedger::open(data_dir).await?)
+        }
+        crate::config::LedgerStore::Postgres { url } => {
+            Arc::new(postgres::PostgresLedger::open(url).await?)
+        }
+    })
+}
 
 /// The ledger's own key for a row (a consent being registered has no NGI id yet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

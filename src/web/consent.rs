@@ -15,6 +15,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::domain::consent::ConsentId;
+use crate::domain::debt::DebtSummary;
 use crate::domain::nin::Nin;
 use crate::error::{AppError, ErrorKind};
 use crate::flow::callback::{Callback, CallbackQuery};
@@ -214,6 +215,40 @@ async fn callback(
     }
 }
 
+/// Records the flow's consent in the ledger. Nothing here stops the person from seeing their
+/// debt: the consent exists at NGI whatever we failed to write, and a later feed of NGI's
+/// consent events will tell us of it, so a ledger failure is logged and counted, not shown.
+async fn record_consent(
+    app: &AppState,
+    summary: &DebtSummary,
+    reference: Option<String>,
+    now: jiff::Timestamp,
+) {
+    let granted = match flow::record::granted_consent(summary, app.ngi.scope(), reference) {
+        Ok(granted) => granted,
+        Err(e) => {
+            tracing::warn!(
+                error = %crate::error::chain(&e),
+                "the flow's consent is not recorded in the ledger"
+            );
+            return;
+        }
+    };
+    match app.ledger.record_granted(granted, now).await {
+        Ok(consent) => tracing::info!(
+            consent.status = %consent.status,
+            "the flow's consent is recorded in the ledger"
+        ),
+        Err(e) => {
+            crate::metrics::ledger_write_failed("record_granted");
+            tracing::error!(
+                error = %crate::error::chain(&e),
+                "the flow's consent could not be recorded in the ledger"
+            );
+        }
+    }
+}
+
 /// Loads what the flow's rules need, applies them, and on a grant completes the flow: exchange,
 /// fetch, a new session id (the session now holds personal data), the result kept.
 async fn handle_callback(
@@ -280,6 +315,9 @@ async fn handle_callback(
     // Exchange once, fetch once; the token is dropped when `complete` returns.
     let state_digest = pending::digest(pending.state());
     let summary = flow::complete(&app.ngi, pending, code, &ctx.request_id).await?;
+    // The partner's application reference, once the pending flow carries a signed one.
+    let application_reference: Option<String> = None;
+    record_consent(app, &summary, application_reference, now).await;
 
     // An extended consent (the site asked for days) can be withdrawn from the debt page: the
     // session keeps its id, so the withdrawal never takes one from the browser.

@@ -1,5 +1,5 @@
 //! `GET /healthz` (the process answers), `GET /readyz` (it can serve a flow: NGI's issuer is
-//! known and the session store answers; the configuration was validated at start-up) and `GET /metrics` (Prometheus text).
+//! known, the session store and the consent ledger answer; the configuration was validated at start-up) and `GET /metrics` (Prometheus text).
 
 use axum::Router;
 use axum::extract::State;
@@ -25,17 +25,26 @@ async fn ready(State(app): State<AppState>) -> impl IntoResponse {
             "not ready: NGI's discovery document has not been read yet (retrying)".to_owned(),
         );
     }
-    match app.sessions.ping().await {
+    if let Err(e) = app.sessions.ping().await {
+        let error = crate::error::chain(&e);
+        tracing::warn!(error, "not ready: the session store does not answer");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "not ready: {} session store unavailable",
+                app.sessions.name()
+            ),
+        );
+    }
+    // A flow's consent is recorded in the ledger, and the partner API reads it.
+    match app.ledger.ready().await {
         Ok(()) => (StatusCode::OK, "ready".to_owned()),
         Err(e) => {
             let error = crate::error::chain(&e);
-            tracing::warn!(error, "not ready: the session store does not answer");
+            tracing::warn!(error, "not ready: the consent ledger does not answer");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!(
-                    "not ready: {} session store unavailable",
-                    app.sessions.name()
-                ),
+                "not ready: consent ledger unavailable".to_owned(),
             )
         }
     }

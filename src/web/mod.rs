@@ -53,6 +53,8 @@ pub struct Shared {
     /// `PUBLIC_URL`'s origin, as browsers send it in `Origin`.
     pub public_origin: String,
     pub clock: Clock,
+    /// The consents this site holds.
+    pub ledger: crate::ledger::Ledger,
     /// Using the consents the ledger holds: the debt again, status, revocation.
     pub lifecycle: Arc<crate::consents::Lifecycle>,
 }

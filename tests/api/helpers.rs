@@ -109,6 +109,10 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     args.ngi_timeout_ms.get_or_insert_with(|| "2000".into());
     args.ngi_connect_timeout_ms
         .get_or_insert_with(|| "1000".into());
+    // Every site its own ledger: never ./data, never another test's.
+    args.data_dir.get_or_insert_with(|| {
+        std::env::temp_dir().join(format!("ngi-consent-test-{}", uuid::Uuid::new_v4()))
+    });
     let settings = Settings::from_args(args).unwrap();
 
     let clock = TestClock::new();

@@ -1,0 +1,479 @@
+//! The ledger's operations, written once for both databases.
+//!
+//! The SQL text is the same on both; what differs is the driver's types, the way a write
+//! transaction begins (SQLite: `BEGIN IMMEDIATE`) and the lock a read for a write takes
+//! (PostgreSQL: `FOR UPDATE`; SQLite's immediate transaction already holds the write lock). sqlx
+//! code generic over the database needs a wall of higher-ranked bounds, so this macro spells the
+//! operations out for one concrete driver instead: `ledger_ops!(SqliteLedger, sqlx::Sqlite, "")`.
+//!
+//! The ledger type must have `fn pool(&self) -> &sqlx::Pool<DB>` and
+//! `async fn begin_write(&self) -> Result<sqlx::Transaction<'_, DB>, sqlx::Error>`.
+
+macro_rules! ledger_ops {
+    ($ledger:ty, $db:ty, $lock:literal) => {
+        mod ops {
+            use async_trait::async_trait;
+            use jiff::Timestamp;
+            use sqlx::{Connection as _, QueryBuilder};
+
+            use super::*;
+            use $crate::domain::consent::ConsentId;
+            use $crate::domain::consent::{Source, Status};
+            use $crate::ledger::Consent;
+            use $crate::ledger::rows::{
+                self, ConsentRow, HistoryRow, NewRow, consent_columns, database,
+            };
+            use $crate::ledger::{
+                Begun, ConsentLedger, ConsentPage, Cursor, GrantedConsent, LedgerError, ListQuery,
+                Registration, RowId, Transition,
+            };
+
+            type Conn = <$db as sqlx::Database>::Connection;
+
+            const SELECT_ROW: &str = concat!(
+                "SELECT ",
+                consent_columns!(),
+                " FROM consents WHERE row_id = $1",
+                $lock
+            );
+            const SELECT_BY_ID: &str = concat!(
+                "SELECT ",
+                consent_columns!(),
+                " FROM consents WHERE consent_id = $1",
+                $lock
+            );
+            const SELECT_INTEGRATED: &str = concat!(
+                "SELECT ",
+                consent_columns!(),
+                " FROM consents WHERE source = 'integrated' AND reference = $1",
+                $lock
+            );
+
+            async fn one(
+                conn: &mut Conn,
+                sql: &'static str,
+                key: impl sqlx::Encode<'static, $db> + sqlx::Type<$db> + Send + 'static,
+            ) -> Result<Option<ConsentRow>, sqlx::Error> {
+                sqlx::query_as::<_, ConsentRow>(sql)
+                    .bind(key)
+                    .fetch_optional(&mut *conn)
+                    .await
+            }
+
+            /// A row with its history, read on the same connection (inside the write's
+            /// transaction when there is one).
+            async fn with_history(
+                conn: &mut Conn,
+                row: ConsentRow,
+            ) -> Result<Consent, LedgerError> {
+                let history = sqlx::query_as::<_, HistoryRow>(rows::SELECT_HISTORY)
+                    .bind(row.row_id)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(database)?;
+                row.into_consent(history)
+            }
+
+            async fn found(
+                conn: &mut Conn,
+                row: Option<ConsentRow>,
+            ) -> Result<Option<Consent>, LedgerError> {
+                match row {
+                    Some(row) => with_history(conn, row).await.map(Some),
+                    None => Ok(None),
+                }
+            }
+
+            async fn history(
+                conn: &mut Conn,
+                row: i64,
+                at: Timestamp,
+                from: Option<Status>,
+                to: Status,
+                reason: &str,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query(rows::INSERT_HISTORY)
+                    .bind(row)
+                    .bind(at.as_second())
+                    .bind(from.map(Status::as_str))
+                    .bind(to.as_str())
+                    .bind(reason.to_owned())
+                    .execute(&mut *conn)
+                    .await
+                    .map(drop)
+            }
+
+            /// Inserts a row and its first history row.
+            async fn insert(
+                conn: &mut Conn,
+                new: NewRow<'_>,
+                reason: &str,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query(rows::INSERT_CONSENT)
+                    .bind(new.row)
+                    .bind(new.id.map(str::to_owned))
+                    .bind(new.reference.map(str::to_owned))
+                    .bind(new.source.as_str())
+                    .bind(rows::purpose_name(new.purpose))
+                    .bind(new.duration_days.map(i32::from))
+                    .bind(new.expires_at.map(|t| t.as_second()))
+                    .bind(new.nin_masked.to_owned())
+                    .bind(new.status.as_str())
+                    .bind(new.now.as_second())
+                    .bind(new.now.as_second())
+                    .bind(new.request_digest.map(str::to_owned))
+                    .execute(&mut *conn)
+                    .await?;
+                history(conn, new.row, new.now, None, new.status, reason).await
+            }
+
+            async fn granted(
+                conn: &mut Conn,
+                consent: GrantedConsent,
+                now: Timestamp,
+            ) -> Result<Consent, sqlx::Error> {
+                let status = rows::granted_status(consent.duration_days);
+                if let Some(row) = one(conn, SELECT_BY_ID, consent.id.as_str().to_owned()).await? {
+                    let current = row.status().map_err(protocol)?;
+                    // Known already: moved on only where the rules allow (never reopened).
+                    if current != status && current.may_become(status) {
+                        sqlx::query(rows::UPDATE_STATUS)
+                            .bind(row.row_id)
+                            .bind(status.as_str())
+                            .bind(None::<String>)
+                            .bind(consent.expires_at.map(|t| t.as_second()))
+                            .bind(now.as_second())
+                            .execute(&mut *conn)
+                            .await?;
+                        history(
+                            conn,
+                            row.row_id,
+                            now,
+                            Some(current),
+                            status,
+                            "granted again through the redirect flow",
+                        )
+                        .await?;
+                    }
+                    return reread(conn, row.row_id).await;
+                }
+                let row = rows::new_row_id();
+                insert(
+                    conn,
+                    NewRow {
+                        row,
+                        id: Some(consent.id.as_str()),
+                        reference: consent.reference.as_deref(),
+                        source: Source::Redirect,
+                        purpose: consent.purpose,
+                        duration_days: consent.duration_days,
+                        expires_at: consent.expires_at,
+                        nin_masked: &consent.nin_masked,
+                        status,
+                        now,
+                        request_digest: None,
+                    },
+                    "granted through the redirect flow",
+                )
+                .await?;
+                reread(conn, row).await
+            }
+
+            async fn registration_step(
+                conn: &mut Conn,
+                registration: Registration,
+                now: Timestamp,
+            ) -> Result<Begun, sqlx::Error> {
+                if let Some(row) =
+                    one(conn, SELECT_INTEGRATED, registration.reference.clone()).await?
+                {
+                    let same =
+                        row.request_digest.as_deref() == Some(registration.request_digest.as_str());
+                    let consent = with_history(conn, row).await.map_err(protocol)?;
+                    return Ok(if same {
+                        Begun::Same(consent)
+                    } else {
+                        Begun::Conflict(consent)
+                    });
+                }
+                let row = rows::new_row_id();
+                insert(
+                    conn,
+                    NewRow {
+                        row,
+                        id: None,
+                        reference: Some(&registration.reference),
+                        source: Source::Integrated,
+                        purpose: registration.purpose,
+                        duration_days: Some(registration.duration_days),
+                        expires_at: None,
+                        nin_masked: &registration.nin_masked,
+                        status: Status::Registering,
+                        now,
+                        request_digest: Some(&registration.request_digest),
+                    },
+                    "registration at NGI begun",
+                )
+                .await?;
+                reread(conn, row).await.map(Begun::New)
+            }
+
+            async fn reread(conn: &mut Conn, row: i64) -> Result<Consent, sqlx::Error> {
+                let stored = one(conn, SELECT_ROW, row)
+                    .await?
+                    .ok_or(sqlx::Error::RowNotFound)?;
+                with_history(conn, stored).await.map_err(protocol)
+            }
+
+            /// A ledger error inside a step that speaks sqlx (an unreadable row).
+            fn protocol(e: LedgerError) -> sqlx::Error {
+                sqlx::Error::Decode(Box::new(e))
+            }
+
+            /// Runs a write once, and once more if a unique constraint refused it: a row id
+            /// that clashed gets a new one, and a consent another request inserted meanwhile is
+            /// found by the second attempt's read.
+            async fn write_retrying<T>(
+                ledger: &$ledger,
+                step: impl for<'c> Fn(
+                    &'c mut Conn,
+                )
+                    -> futures_util::future::BoxFuture<'c, Result<T, sqlx::Error>>,
+            ) -> Result<T, LedgerError> {
+                let mut attempts = 0;
+                loop {
+                    attempts += 1;
+                    let mut tx = ledger.begin_write().await.map_err(database)?;
+                    match step(&mut tx).await {
+                        Ok(value) => {
+                            tx.commit().await.map_err(database)?;
+                            return Ok(value);
+                        }
+                        Err(e) if attempts < 2 && rows::is_unique_violation(&e) => continue,
+                        Err(e) => return Err(from_sqlx(e)),
+                    }
+                }
+            }
+
+            fn from_sqlx(e: sqlx::Error) -> LedgerError {
+                if rows::is_unique_violation(&e) {
+                    return LedgerError::DuplicateId;
+                }
+                match e {
+                    sqlx::Error::Decode(source) => match source.downcast::<LedgerError>() {
+                        Ok(ledger) => *ledger,
+                        Err(source) => LedgerError::Database(source),
+                    },
+                    e => database(e),
+                }
+            }
+
+            #[async_trait]
+            impl ConsentLedger for $ledger {
+                async fn ready(&self) -> Result<(), LedgerError> {
+                    let mut conn = self.pool().acquire().await.map_err(database)?;
+                    conn.ping().await.map_err(database)
+                }
+
+                async fn record_granted(
+                    &self,
+                    consent: GrantedConsent,
+                    now: Timestamp,
+                ) -> Result<Consent, LedgerError> {
+                    write_retrying(self, move |conn| {
+                        Box::pin(granted(conn, consent.clone(), now))
+                    })
+                    .await
+                }
+
+                async fn begin_registration(
+                    &self,
+                    registration: Registration,
+                    now: Timestamp,
+                ) -> Result<Begun, LedgerError> {
+                    write_retrying(self, move |conn| {
+                        Box::pin(registration_step(conn, registration.clone(), now))
+                    })
+                    .await
+                }
+
+                async fn transition(
+                    &self,
+                    row: RowId,
+                    change: Transition,
+                    now: Timestamp,
+                ) -> Result<Consent, LedgerError> {
+                    let mut tx = self.begin_write().await.map_err(database)?;
+                    let stored = one(&mut tx, SELECT_ROW, row.0)
+                        .await
+                        .map_err(database)?
+                        .ok_or(LedgerError::NotFound)?;
+                    let from = stored.status()?;
+                    // Refused before any write; the transaction is rolled back when dropped.
+                    if !from.may_become(change.to) {
+                        return Err(LedgerError::NotAllowed {
+                            from,
+                            to: change.to,
+                        });
+                    }
+                    if from != change.to || change.id.is_some() || change.expires_at.is_some() {
+                        sqlx::query(rows::UPDATE_STATUS)
+                            .bind(row.0)
+                            .bind(change.to.as_str())
+                            .bind(change.id.as_ref().map(|id| id.as_str().to_owned()))
+                            .bind(change.expires_at.map(|t| t.as_second()))
+                            .bind(now.as_second())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(from_sqlx)?;
+                    }
+                    if from != change.to {
+                        history(&mut tx, row.0, now, Some(from), change.to, &change.reason)
+                            .await
+                            .map_err(database)?;
+                    }
+                    let consent = reread(&mut tx, row.0).await.map_err(from_sqlx)?;
+                    tx.commit().await.map_err(database)?;
+                    Ok(consent)
+                }
+
+                async fn get(&self, id: &ConsentId) -> Result<Option<Consent>, LedgerError> {
+                    let mut conn = self.pool().acquire().await.map_err(database)?;
+                    let row = one(&mut conn, SELECT_BY_ID_READ, id.as_str().to_owned())
+                        .await
+                        .map_err(database)?;
+                    found(&mut conn, row).await
+                }
+
+                async fn get_row(&self, row: RowId) -> Result<Option<Consent>, LedgerError> {
+                    let mut conn = self.pool().acquire().await.map_err(database)?;
+                    let row = one(&mut conn, SELECT_ROW_READ, row.0)
+                        .await
+                        .map_err(database)?;
+                    found(&mut conn, row).await
+                }
+
+                async fn integrated_by_reference(
+                    &self,
+                    reference: &str,
+                ) -> Result<Option<Consent>, LedgerError> {
+                    let mut conn = self.pool().acquire().await.map_err(database)?;
+                    let row = one(&mut conn, SELECT_INTEGRATED_READ, reference.to_owned())
+                        .await
+                        .map_err(database)?;
+                    found(&mut conn, row).await
+                }
+
+                async fn list(&self, query: ListQuery) -> Result<ConsentPage, LedgerError> {
+                    let limit = query.limit.clamp(1, rows::MAX_PAGE);
+                    // Newest first by (created_at, row_id), the order of the three listing
+                    // indexes; a page continues after the cursor's row (keyset, no OFFSET).
+                    let mut sql = QueryBuilder::<$db>::new(concat!(
+                        "SELECT ",
+                        consent_columns!(),
+                        " FROM consents WHERE 1 = 1"
+                    ));
+                    if let Some(status) = query.status {
+                        sql.push(" AND status = ").push_bind(status.as_str());
+                    }
+                    if let Some(reference) = query.reference {
+                        sql.push(" AND reference = ").push_bind(reference);
+                    }
+                    if let Some(after) = query.after {
+                        sql.push(" AND (created_at, row_id) < (")
+                            .push_bind(after.created_at.as_second())
+                            .push(", ")
+                            .push_bind(after.row.0)
+                            .push(")");
+                    }
+                    sql.push(" ORDER BY created_at DESC, row_id DESC LIMIT ")
+                        .push_bind(i64::from(limit) + 1);
+                    let mut found = sql
+                        .build_query_as::<ConsentRow>()
+                        .fetch_all(self.pool())
+                        .await
+                        .map_err(database)?;
+                    let more = found.len() > limit as usize;
+                    found.truncate(limit as usize);
+                    let consents = found
+                        .into_iter()
+                        .map(|row| row.into_consent(Vec::new()))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let next = if more {
+                        consents.last().map(|last| Cursor {
+                            created_at: last.created_at,
+                            row: last.row,
+                        })
+                    } else {
+                        None
+                    };
+                    Ok(ConsentPage { consents, next })
+                }
+
+                async fn due_revocations(
+                    &self,
+                    now: Timestamp,
+                    limit: u32,
+                ) -> Result<Vec<Consent>, LedgerError> {
+                    let mut conn = self.pool().acquire().await.map_err(database)?;
+                    let due = sqlx::query_as::<_, ConsentRow>(rows::SELECT_DUE_REVOCATIONS)
+                        .bind(now.as_second())
+                        .bind(i64::from(limit.min(rows::MAX_PAGE)))
+                        .fetch_all(&mut *conn)
+                        .await
+                        .map_err(database)?;
+                    let mut consents = Vec::with_capacity(due.len());
+                    for row in due {
+                        consents.push(with_history(&mut conn, row).await?);
+                    }
+                    Ok(consents)
+                }
+
+                async fn revocation_failed(
+                    &self,
+                    row: RowId,
+                    retry_at: Timestamp,
+                    now: Timestamp,
+                ) -> Result<(), LedgerError> {
+                    let mut tx = self.begin_write().await.map_err(database)?;
+                    let done = sqlx::query(rows::REVOCATION_FAILED)
+                        .bind(row.0)
+                        .bind(retry_at.as_second())
+                        .bind(now.as_second())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(database)?;
+                    if done.rows_affected() == 0 {
+                        let stored = one(&mut tx, SELECT_ROW, row.0)
+                            .await
+                            .map_err(database)?
+                            .ok_or(LedgerError::NotFound)?;
+                        return Err(LedgerError::NotAllowed {
+                            from: stored.status()?,
+                            to: Status::Revoking,
+                        });
+                    }
+                    tx.commit().await.map_err(database)
+                }
+            }
+
+            // Reads outside a write take no lock.
+            const SELECT_ROW_READ: &str = concat!(
+                "SELECT ",
+                consent_columns!(),
+                " FROM consents WHERE row_id = $1"
+            );
+            const SELECT_BY_ID_READ: &str = concat!(
+                "SELECT ",
+                consent_columns!(),
+                " FROM consents WHERE consent_id = $1"
+            );
+            const SELECT_INTEGRATED_READ: &str = concat!(
+                "SELECT ",
+                consent_columns!(),
+                " FROM consents WHERE source = 'integrated' AND reference = $1"
+            );
+        }
+    };
+}
+pub(super) use ledger_ops;
