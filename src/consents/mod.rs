@@ -223,17 +223,16 @@ impl Lifecycle {
         };
         let refused = match self.ngi.revoke(&id, trace_id).await {
             Ok(()) => {
-                let row = self
-                    .move_to(
+                tracing::info!(consent.outcome = "revoked", "consent revoked at NGI");
+                return self
+                    .conclude(
                         &row,
                         Status::Revoked,
                         "NGI confirmed the revocation",
                         None,
                         now,
                     )
-                    .await?;
-                tracing::info!(consent.outcome = "revoked", "consent revoked at NGI");
-                return Ok(Revocation::Revoked(row));
+                    .await;
             }
             Err(e) if consent_not_valid(&e) => e,
             Err(e) => {
@@ -249,10 +248,8 @@ impl Lifecycle {
         match self.ngi.consent_status(&id, trace_id).await {
             Ok(answer) if !answer.is_active() => {
                 let to = ended_status(row.expires_at, answer.expires_at(), now);
-                let row = self
-                    .move_to(&row, to, HAD_ALREADY_ENDED, answer.expires_at(), now)
-                    .await?;
-                Ok(Revocation::AlreadyEnded(row))
+                self.conclude(&row, to, HAD_ALREADY_ENDED, answer.expires_at(), now)
+                    .await
             }
             Ok(_) => {
                 tracing::warn!(
@@ -277,10 +274,38 @@ impl Lifecycle {
         let retry_at = now
             .checked_add(retry_delay(since, now, rand::random::<f64>()))
             .unwrap_or(Timestamp::MAX);
-        self.ledger
-            .revocation_failed(row.row, retry_at, now)
-            .await?;
-        Ok(Revocation::Pending(row))
+        match self.ledger.revocation_failed(row.row, retry_at, now).await {
+            Ok(()) => Ok(Revocation::Pending(row)),
+            // Another attempt concluded meanwhile: its outcome stands.
+            Err(LedgerError::NotAllowed { .. }) => self.reread(&row).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Records NGI's conclusion. Two attempts can overlap (the person's and housekeeping's):
+    /// the first conclusion recorded stands, and the other reads it instead of failing.
+    async fn conclude(
+        &self,
+        row: &Consent,
+        to: Status,
+        reason: &str,
+        expires_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Revocation, UseError> {
+        match self.move_to(row, to, reason, expires_at, now).await {
+            Ok(row) => Ok(revocation_of(row)),
+            Err(LedgerError::NotAllowed { .. }) => self.reread(row).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn reread(&self, row: &Consent) -> Result<Revocation, UseError> {
+        let row = self
+            .ledger
+            .get_row(row.row)
+            .await?
+            .ok_or(UseError::Unknown)?;
+        Ok(revocation_of(row))
     }
 
     async fn row(&self, id: &ConsentId) -> Result<Consent, UseError> {
@@ -307,6 +332,15 @@ impl Lifecycle {
                 now,
             )
             .await
+    }
+}
+
+/// What a row's stored status says of its revocation.
+fn revocation_of(row: Consent) -> Revocation {
+    match row.status {
+        Status::Revoked => Revocation::Revoked(row),
+        status if status.is_terminal() => Revocation::AlreadyEnded(row),
+        _ => Revocation::Pending(row),
     }
 }
 

@@ -186,3 +186,21 @@ fn the_retry_waits_from_when_the_row_last_became_revoking() {
     assert_eq!(revoking_since(&consent), Some(at(100)));
     assert_eq!(revoking_since(&row(Status::Active, None, None)), None);
 }
+
+#[test]
+fn a_row_read_back_after_an_overlapping_attempt_says_how_it_ended() {
+    assert!(matches!(
+        revocation_of(row(Status::Revoked, Some(30), None)),
+        Revocation::Revoked(_)
+    ));
+    for status in [Status::EndedAtNgi, Status::Expired] {
+        assert!(matches!(
+            revocation_of(row(status, Some(30), None)),
+            Revocation::AlreadyEnded(_)
+        ));
+    }
+    assert!(matches!(
+        revocation_of(row(Status::Revoking, Some(30), None)),
+        Revocation::Pending(_)
+    ));
+}
