@@ -637,3 +637,58 @@ async fn an_unreachable_ngi_is_logged_with_its_cause_and_without_the_url() {
     assert!(!cause.contains(&dead.to_string()), "{cause}");
     assert!(!cause.contains("/v1/debt"), "{cause}");
 }
+
+/// Sessions shared in Redis with a ledger in each instance's own SQLite file: the operator is
+/// warned at start-up, naming DATABASE_URL; with sessions in memory there is nothing to warn of.
+#[tokio::test]
+async fn redis_sessions_with_an_sqlite_ledger_warn_that_the_ledger_is_per_instance() {
+    let redis_up = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        tokio::net::TcpStream::connect("127.0.0.1:6379"),
+    )
+    .await
+    .is_ok_and(|connected| connected.is_ok());
+    if !redis_up {
+        let required = std::env::var("NGI_REQUIRE_REDIS").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "no Redis on 127.0.0.1:6379, and NGI_REQUIRE_REDIS=1"
+        );
+        eprintln!(
+            "SKIPPED redis_sessions_with_an_sqlite_ledger_warn_that_the_ledger_is_per_instance: \
+             no Redis on 127.0.0.1:6379. This test did NOT run (set NGI_REQUIRE_REDIS=1 to make \
+             it fail)."
+        );
+        return;
+    }
+    let per_instance = |logs: &str| {
+        logs.lines()
+            .filter(|line| {
+                serde_json::from_str::<Value>(line).is_ok_and(|record| {
+                    record["level"] == "WARN"
+                        && record["message"]
+                            .as_str()
+                            .is_some_and(|m| m.contains("each instance keeps its own ledger"))
+                })
+            })
+            .count()
+    };
+    let shared = logged_in(LogFormat::Json, async {
+        spawn_app_with(Options {
+            args: ngi_consent::config::ServeArgs {
+                session_store: Some("redis://127.0.0.1:6379/0".into()),
+                session_key: Some("dGVzdC1zZXNzaW9uLWtleS0zMi1ieXRlcy1sb25nISE=".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await;
+    })
+    .await;
+    assert_eq!(per_instance(&shared), 1, "{shared}");
+    let alone = logged_in(LogFormat::Json, async {
+        spawn_app().await;
+    })
+    .await;
+    assert_eq!(per_instance(&alone), 0, "{alone}");
+}

@@ -154,6 +154,8 @@ pub struct Transition {
 /// Which consents to list, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
+    /// The status as stored (an `active` consent past its expiry is listed as `active`; read
+    /// it with [`Consent::status_at`]).
     pub status: Option<Status>,
     pub reference: Option<String>,
     /// 1..=1000.

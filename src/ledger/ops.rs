@@ -14,7 +14,7 @@ macro_rules! ledger_ops {
         mod ops {
             use async_trait::async_trait;
             use jiff::Timestamp;
-            use sqlx::{Connection as _, QueryBuilder};
+            use sqlx::QueryBuilder;
 
             use super::*;
             use $crate::domain::consent::ConsentId;
@@ -84,6 +84,17 @@ macro_rules! ledger_ops {
                 }
             }
 
+            /// One consent with its history, outside any write.
+            async fn read_one(
+                ledger: &$ledger,
+                sql: &'static str,
+                key: impl sqlx::Encode<'static, $db> + sqlx::Type<$db> + Send + 'static,
+            ) -> Result<Option<Consent>, LedgerError> {
+                let mut conn = ledger.pool().acquire().await.map_err(database)?;
+                let row = one(&mut conn, sql, key).await.map_err(database)?;
+                found(&mut conn, row).await
+            }
+
             async fn history(
                 conn: &mut Conn,
                 row: i64,
@@ -134,7 +145,7 @@ macro_rules! ledger_ops {
             ) -> Result<Consent, sqlx::Error> {
                 let status = rows::granted_status(consent.duration_days);
                 if let Some(row) = one(conn, SELECT_BY_ID, consent.id.as_str().to_owned()).await? {
-                    let current = row.status().map_err(protocol)?;
+                    let current = row.status().map_err(unreadable_row)?;
                     // Known already: moved on only where the rules allow (never reopened).
                     if current != status && current.may_become(status) {
                         sqlx::query(rows::UPDATE_STATUS)
@@ -189,7 +200,7 @@ macro_rules! ledger_ops {
                 {
                     let same =
                         row.request_digest.as_deref() == Some(registration.request_digest.as_str());
-                    let consent = with_history(conn, row).await.map_err(protocol)?;
+                    let consent = with_history(conn, row).await.map_err(unreadable_row)?;
                     return Ok(if same {
                         Begun::Same(consent)
                     } else {
@@ -222,11 +233,11 @@ macro_rules! ledger_ops {
                 let stored = one(conn, SELECT_ROW, row)
                     .await?
                     .ok_or(sqlx::Error::RowNotFound)?;
-                with_history(conn, stored).await.map_err(protocol)
+                with_history(conn, stored).await.map_err(unreadable_row)
             }
 
             /// A ledger error inside a step that speaks sqlx (an unreadable row).
-            fn protocol(e: LedgerError) -> sqlx::Error {
+            fn unreadable_row(e: LedgerError) -> sqlx::Error {
                 sqlx::Error::Decode(Box::new(e))
             }
 
@@ -271,8 +282,12 @@ macro_rules! ledger_ops {
             #[async_trait]
             impl ConsentLedger for $ledger {
                 async fn ready(&self) -> Result<(), LedgerError> {
-                    let mut conn = self.pool().acquire().await.map_err(database)?;
-                    conn.ping().await.map_err(database)
+                    // A connection, and the table it answers from (row 0 is never made).
+                    sqlx::query(rows::READY)
+                        .fetch_optional(self.pool())
+                        .await
+                        .map(drop)
+                        .map_err(database)
                 }
 
                 async fn record_granted(
@@ -338,30 +353,18 @@ macro_rules! ledger_ops {
                 }
 
                 async fn get(&self, id: &ConsentId) -> Result<Option<Consent>, LedgerError> {
-                    let mut conn = self.pool().acquire().await.map_err(database)?;
-                    let row = one(&mut conn, SELECT_BY_ID_READ, id.as_str().to_owned())
-                        .await
-                        .map_err(database)?;
-                    found(&mut conn, row).await
+                    read_one(self, SELECT_BY_ID_READ, id.as_str().to_owned()).await
                 }
 
                 async fn get_row(&self, row: RowId) -> Result<Option<Consent>, LedgerError> {
-                    let mut conn = self.pool().acquire().await.map_err(database)?;
-                    let row = one(&mut conn, SELECT_ROW_READ, row.0)
-                        .await
-                        .map_err(database)?;
-                    found(&mut conn, row).await
+                    read_one(self, SELECT_ROW_READ, row.0).await
                 }
 
                 async fn integrated_by_reference(
                     &self,
                     reference: &str,
                 ) -> Result<Option<Consent>, LedgerError> {
-                    let mut conn = self.pool().acquire().await.map_err(database)?;
-                    let row = one(&mut conn, SELECT_INTEGRATED_READ, reference.to_owned())
-                        .await
-                        .map_err(database)?;
-                    found(&mut conn, row).await
+                    read_one(self, SELECT_INTEGRATED_READ, reference.to_owned()).await
                 }
 
                 async fn list(&self, query: ListQuery) -> Result<ConsentPage, LedgerError> {

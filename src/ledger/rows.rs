@@ -28,6 +28,9 @@ pub(super) const INSERT_HISTORY: &str = "INSERT INTO consent_history \
      VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM consent_history WHERE row_id = $1), \
      $2, $3, $4, $5)";
 
+/// Whether the database answers from the consents table (an index lookup; row 0 is never made).
+pub(super) const READY: &str = "SELECT row_id FROM consents WHERE row_id = 0";
+
 pub(super) const SELECT_HISTORY: &str = "SELECT at, from_status, to_status, reason \
      FROM consent_history WHERE row_id = $1 ORDER BY seq";
 

@@ -220,6 +220,7 @@ on_both!(
     rows_survive_a_restart,
     migrations_run_twice_change_nothing,
     no_table_holds_a_full_identity_number,
+    the_same_consent_recorded_at_once_by_many_requests_is_one_row,
 );
 
 fn at(second: i64) -> Timestamp {
@@ -248,6 +249,32 @@ fn registration(reference: &str, digest: &str) -> Registration {
         duration_days: 14,
         nin_masked: masked(),
         request_digest: digest.into(),
+    }
+}
+
+/// A registration with a new reference: it must begin a new `registering` row.
+async fn new_registration(
+    ledger: &dyn ConsentLedger,
+    reference: &str,
+    digest: &str,
+    now: Timestamp,
+) -> Consent {
+    match ledger
+        .begin_registration(registration(reference, digest), now)
+        .await
+        .unwrap()
+    {
+        Begun::New(consent) => consent,
+        other => panic!("a new reference begins a new registration: {other:?}"),
+    }
+}
+
+/// NGI confirmed a registration: its consent id and expiry.
+fn registered(id: &str, expires_at: Timestamp) -> Transition {
+    Transition {
+        id: Some(id.parse().unwrap()),
+        expires_at: Some(expires_at),
+        ..to(Status::Active, "registered at NGI")
     }
 }
 
@@ -357,23 +384,9 @@ async fn an_id_another_consent_holds_is_refused_as_a_duplicate(db: TestDb) -> Te
         .record_granted(granted("taken-1", Some(5)), at(0))
         .await
         .unwrap();
-    let Begun::New(registering) = ledger
-        .begin_registration(registration("REF-1", "d1"), at(1))
-        .await
-        .unwrap()
-    else {
-        panic!("a new reference begins a new registration")
-    };
+    let registering = new_registration(ledger, "REF-1", "d1", at(1)).await;
     let err = ledger
-        .transition(
-            registering.row,
-            Transition {
-                id: Some("taken-1".parse().unwrap()),
-                expires_at: Some(at(100)),
-                ..to(Status::Active, "registered at NGI")
-            },
-            at(2),
-        )
+        .transition(registering.row, registered("taken-1", at(100)), at(2))
         .await
         .unwrap_err();
     assert!(matches!(err, LedgerError::DuplicateId), "{err:?}");
@@ -384,25 +397,11 @@ async fn an_id_another_consent_holds_is_refused_as_a_duplicate(db: TestDb) -> Te
 
 async fn every_change_leaves_a_history_row(db: TestDb) -> TestDb {
     let ledger = db.ledger();
-    let Begun::New(row) = ledger
-        .begin_registration(registration("REF-H", "dh"), at(0))
-        .await
-        .unwrap()
-    else {
-        panic!("a new registration")
-    };
+    let row = new_registration(ledger, "REF-H", "dh", at(0)).await;
     assert_eq!(row.status, Status::Registering);
     assert_eq!(row.id, None);
     let active = ledger
-        .transition(
-            row.row,
-            Transition {
-                id: Some("ngi-h".parse().unwrap()),
-                expires_at: Some(at(3_600)),
-                ..to(Status::Active, "registered at NGI")
-            },
-            at(1),
-        )
+        .transition(row.row, registered("ngi-h", at(3_600)), at(1))
         .await
         .unwrap();
     assert_eq!(active.id, Some("ngi-h".parse().unwrap()));
@@ -739,13 +738,7 @@ async fn no_table_holds_a_full_identity_number(db: TestDb) -> TestDb {
         .record_granted(granted("nin-1", None), at(0))
         .await
         .unwrap();
-    let Begun::New(row) = ledger
-        .begin_registration(registration("APP-N", "keyed-digest"), at(1))
-        .await
-        .unwrap()
-    else {
-        panic!("a new registration")
-    };
+    let row = new_registration(ledger, "APP-N", "keyed-digest", at(1)).await;
     ledger
         .transition(row.row, to(Status::Refused, "NGI refused"), at(2))
         .await
@@ -754,5 +747,26 @@ async fn no_table_holds_a_full_identity_number(db: TestDb) -> TestDb {
     assert!(dump.contains("148422*****"), "{dump}");
     assert!(!dump.contains(PERSON), "{dump}");
     assert!(!dump.contains(&PERSON[6..]), "{dump}");
+    db
+}
+
+async fn the_same_consent_recorded_at_once_by_many_requests_is_one_row(db: TestDb) -> TestDb {
+    let ledger = db.ledger();
+    let recorded = futures_util::future::join_all(
+        (0..8).map(|_| ledger.record_granted(granted("at-once-1", Some(30)), at(0))),
+    )
+    .await;
+    let rows: Vec<RowId> = recorded.into_iter().map(|r| r.unwrap().row).collect();
+    assert!(rows.iter().all(|row| *row == rows[0]), "{rows:?}");
+    let page = ledger
+        .list(ListQuery {
+            limit: 100,
+            ..ListQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.consents.len(), 1);
+    let stored = ledger.get_row(rows[0]).await.unwrap().unwrap();
+    assert_eq!(stored.history.len(), 1);
     db
 }

@@ -95,6 +95,7 @@ fn settings_for(ngi: &StandIn, site: &Url) -> Settings {
         ngi_client_secret: Some(CLIENT_SECRET.into()),
         ngi_timeout_ms: Some("2000".into()),
         ngi_connect_timeout_ms: Some("1000".into()),
+        data_dir: Some(crate::helpers::temp_data_dir()),
         ..ServeArgs::default()
     })
     .unwrap()

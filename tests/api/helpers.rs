@@ -2,12 +2,14 @@
 //! flow the way a browser does (cookies kept, redirects not followed, every hop visible).
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use jiff::{SignedDuration, Timestamp};
 use ngi_consent::config::{ServeArgs, Settings};
 use ngi_consent::consents::Lifecycle;
+use ngi_consent::ledger::Ledger;
 use ngi_consent::session::SessionBackend;
 use ngi_consent::simulator::{self, ClientRegistration, SimulatorConfig, SimulatorHandle};
 use ngi_consent::startup::Application;
@@ -54,6 +56,8 @@ pub struct TestApp {
     pub clock: TestClock,
     /// The site's session store, when the test's helper built the site.
     pub sessions: Option<SessionBackend>,
+    /// The site's consent ledger, when the test's helper built the site.
+    pub ledger: Option<Ledger>,
     /// The site's use of its consents (ledger and NGI), when the test's helper built the site.
     pub lifecycle: Option<Arc<Lifecycle>>,
 }
@@ -109,10 +113,10 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     args.ngi_timeout_ms.get_or_insert_with(|| "2000".into());
     args.ngi_connect_timeout_ms
         .get_or_insert_with(|| "1000".into());
-    // Every site its own ledger: never ./data, never another test's.
-    args.data_dir.get_or_insert_with(|| {
-        std::env::temp_dir().join(format!("ngi-consent-test-{}", uuid::Uuid::new_v4()))
-    });
+    // Every app its own ledger: a fresh SQLite directory unless the test gave a database.
+    if args.database_url.is_none() {
+        args.data_dir.get_or_insert_with(temp_data_dir);
+    }
     let settings = Settings::from_args(args).unwrap();
 
     let clock = TestClock::new();
@@ -120,6 +124,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .await
         .unwrap();
     let sessions = app.sessions().clone();
+    let ledger = app.ledger().clone();
     let lifecycle = Arc::clone(app.lifecycle());
     tokio::spawn(app.run_until(std::future::pending()));
 
@@ -129,8 +134,16 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         client: browser(),
         clock,
         sessions: Some(sessions),
+        ledger: Some(ledger),
         lifecycle: Some(lifecycle),
     }
+}
+
+/// A fresh directory for one site's SQLite consent ledger (never `./data`).
+pub fn temp_data_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ngi-consent-test-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// A client like a browser: it keeps cookies, and shows each redirect instead of following it.
@@ -264,6 +277,11 @@ impl TestApp {
     /// The site's session store (built by `spawn_app_with`).
     pub fn sessions(&self) -> &SessionBackend {
         self.sessions.as_ref().unwrap()
+    }
+
+    /// The site's consent ledger (built by `spawn_app_with`).
+    pub fn ledger(&self) -> &Ledger {
+        self.ledger.as_ref().unwrap()
     }
 
     /// The site's use of its consents (built by `spawn_app_with`).

@@ -9,6 +9,7 @@ mod discovery;
 mod flow;
 mod helpers;
 mod hostile;
+mod ledger_flow;
 mod lifecycle;
 mod operations;
 mod pages;

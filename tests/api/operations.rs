@@ -189,6 +189,7 @@ async fn a_fresh_instance_shows_every_series_at_zero() {
     };
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ngi-consent"))
         .env_clear()
+        .env("DATA_DIR", crate::helpers::temp_data_dir())
         .env("APP_BIND", format!("127.0.0.1:{port}"))
         .env("SIMULATOR_BIND", "127.0.0.1:0")
         .env("LOG_FORMAT", "json")

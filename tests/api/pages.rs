@@ -14,6 +14,7 @@ async fn in_process(public_url: &str) -> TestServer {
         ngi_env: Some("preprod".into()),
         ngi_client_id: Some("client".into()),
         ngi_client_secret: Some("secret".into()),
+        data_dir: Some(crate::helpers::temp_data_dir()),
         ..ServeArgs::default()
     })
     .unwrap();

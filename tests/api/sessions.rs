@@ -101,6 +101,7 @@ async fn instance(
         ngi_api_url: Some(sim.base_url().to_string()),
         ngi_client_id: Some(CLIENT_ID.into()),
         ngi_client_secret: Some(CLIENT_SECRET.into()),
+        data_dir: Some(crate::helpers::temp_data_dir()),
         ..ServeArgs::default()
     };
     extra(&mut args);
@@ -143,6 +144,7 @@ async fn a_flow_started_on_one_instance_completes_on_another_through_redis() {
         client: browser(),
         clock: TestClock::new(),
         sessions: None,
+        ledger: None,
         lifecycle: None,
     };
 
@@ -186,6 +188,7 @@ async fn restarting_an_instance_loses_no_session() {
         client: browser(),
         clock: TestClock::new(),
         sessions: None,
+        ledger: None,
         lifecycle: None,
     };
     let callback = app.consent_as(PERSON_1).await;
@@ -425,6 +428,7 @@ async fn a_flow_completes_over_tls_to_redis_and_a_certificate_from_another_ca_is
         client: browser(),
         clock: TestClock::new(),
         sessions: None,
+        ledger: None,
         lifecycle: None,
     };
     assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);

@@ -4,7 +4,9 @@ use std::process::Command;
 
 fn run_with(env: &[(&str, &str)]) -> std::process::Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ngi-consent"));
-    command.env_clear();
+    command
+        .env_clear()
+        .env("DATA_DIR", crate::helpers::temp_data_dir());
     for (key, value) in env {
         command.env(key, value);
     }
@@ -27,7 +29,10 @@ fn a_missing_client_id_outside_simulator_mode_stops_start_up_naming_it() {
 /// after a while and reported, rather than left serving.
 pub async fn refused_with(env: &[(&str, &str)]) -> std::process::Output {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ngi-consent"));
-    command.env_clear().kill_on_drop(true);
+    command
+        .env_clear()
+        .env("DATA_DIR", crate::helpers::temp_data_dir())
+        .kill_on_drop(true);
     for (key, value) in env {
         command.env(key, value);
     }
@@ -85,6 +90,7 @@ async fn an_explicit_simulator_on_a_public_url_shows_the_demo_banner() {
         ngi_env: Some("simulator".into()),
         public_url: Some("https://demo.example.no".into()),
         simulator_bind: Some("127.0.0.1:0".into()),
+        data_dir: Some(crate::helpers::temp_data_dir()),
         ..Default::default()
     })
     .unwrap();
@@ -244,6 +250,7 @@ async fn sigterm_lets_a_request_in_flight_finish_then_exits_zero() {
     let sim = spawn_simulator(&site, CLIENT_SECRET, false).await;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ngi-consent"))
         .env_clear()
+        .env("DATA_DIR", crate::helpers::temp_data_dir())
         .env("APP_BIND", format!("127.0.0.1:{port}"))
         .env("PUBLIC_URL", site.as_str())
         .env("NGI_ACCESS_URL", sim.base_url().as_str())
@@ -261,6 +268,7 @@ async fn sigterm_lets_a_request_in_flight_finish_then_exits_zero() {
         client: browser(),
         clock: TestClock::new(),
         sessions: None,
+        ledger: None,
         lifecycle: None,
     };
     let callback = app.consent_as(PERSON_1).await;

@@ -19,6 +19,8 @@ async fn demo() -> String {
     let settings = Settings::from_args(ServeArgs {
         app_bind: Some("127.0.0.1:0".into()),
         simulator_bind: Some("127.0.0.1:0".into()),
+        // A ledger of its own, never ./data.
+        data_dir: Some(std::env::temp_dir().join(format!("ngi-browser-{}", uuid::Uuid::new_v4()))),
         ..ServeArgs::default()
     })
     .unwrap();
