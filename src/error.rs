@@ -110,6 +110,8 @@ error_kinds! {
     NgiBadAnswer => (BAD_GATEWAY, "ngi_bad_answer", err_ngi_bad_answer, restart: true, alert: false),
     PersonMismatch => (FORBIDDEN, "person_mismatch", err_person_mismatch, restart: true, alert: false),
     NoDebt => (NOT_FOUND, "no_debt", err_no_debt, restart: true, alert: false),
+    /// A withdrawal with no lasting consent in the session.
+    NoConsent => (NOT_FOUND, "no_consent", err_no_consent, restart: false, alert: false),
     BadRequest => (BAD_REQUEST, "bad_request", err_bad_request, restart: false, alert: false),
     /// A start link whose application reference is unsigned, altered, expired or malformed: the
     /// person goes back to the partner's application, so no plain restart is offered.

@@ -5,6 +5,8 @@
 
 /// Settings from flags and the environment, validated at start-up, secrets redacted.
 pub mod config;
+/// Using a consent that lasts: the debt again, its status, its revocation (retried).
+pub mod consents;
 /// The person's debt as they read it: kroner, rates, national identity numbers, scopes.
 pub mod domain;
 /// `AppError`: each error a status and a page in the person's language.

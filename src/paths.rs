@@ -8,6 +8,9 @@ pub const CONSENT_START: &str = "/consent/start";
 pub const CALLBACK: &str = "/v1/callback";
 /// The person's debt, shown for a short time after a completed flow.
 pub const DEBT: &str = "/debt";
+/// "Withdraw consent": revokes, at NGI, the extended consent behind the debt shown (POST; the
+/// consent comes from the session).
+pub const CONSENT_WITHDRAW: &str = "/consent/withdraw";
 /// "Delete the information now": ends the session (POST).
 pub const SESSION_END: &str = "/session/end";
 /// Liveness: the process answers.

@@ -28,10 +28,13 @@ use tracing::Level;
 use url::Url;
 
 use crate::config::{self, NgiTarget, PartnerToken, SessionStoreKind, Settings};
+use crate::consents::Lifecycle;
 use crate::error::{AppError, ErrorKind};
 use crate::flow::link::LinkKey;
 use crate::ledger::Ledger;
 use crate::ngi::client::{ClientSetupError, DiscoveryError, NgiClient, NgiConfig};
+use crate::ngi::consents::Consents;
+use crate::ngi::credentials::ClientCredentials;
 use crate::paths;
 use crate::session::SessionBackend;
 use crate::session::data::SessionLimits;
@@ -104,6 +107,7 @@ pub struct Application {
     /// The partner token made for this run (simulator mode without PARTNER_TOKEN).
     generated_partner_token: Option<PartnerToken>,
     ledger: Ledger,
+    lifecycle: Arc<Lifecycle>,
 }
 
 impl Application {
@@ -208,6 +212,12 @@ impl Application {
             crate::ngi::client::NgiError::KINDS,
         );
         crate::ngi::credentials::register_metrics();
+        // One token cache for every client-credentials call of this site.
+        let credentials = Arc::new(ClientCredentials::new(Arc::clone(&ngi), clock.clone())?);
+        let lifecycle = Arc::new(Lifecycle::new(
+            Arc::clone(&ledger),
+            Arc::new(Consents::new(Arc::clone(&ngi), credentials)),
+        ));
 
         // The partner API: with the configured token, or in the demo a token made for this run
         // (shown once by `main`, never logged); otherwise not mounted at all.
@@ -240,6 +250,7 @@ impl Application {
             link_key,
             clock: clock.clone(),
             ledger: Arc::clone(&ledger),
+            lifecycle: Arc::clone(&lifecycle),
         });
         let idle = CookieDuration::seconds(
             i64::try_from(settings.session_idle.as_secs()).unwrap_or(i64::MAX),
@@ -263,6 +274,7 @@ impl Application {
             ngi,
             generated_partner_token,
             ledger,
+            lifecycle,
         })
     }
 
@@ -290,6 +302,11 @@ impl Application {
         &self.sessions
     }
 
+    /// The site's use of its consents (tests call its steps directly).
+    pub fn lifecycle(&self) -> &Arc<Lifecycle> {
+        &self.lifecycle
+    }
+
     /// The consent ledger, as the site uses it (tests read what it holds).
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
@@ -308,6 +325,7 @@ impl Application {
         let housekeeping = tokio::spawn(housekeeping(
             self.rate_limit.clone(),
             self.sessions.clone(),
+            Arc::clone(&self.lifecycle),
             self.clock.clone(),
         ));
         let discovery = tokio::spawn(keep_discovering(
@@ -374,12 +392,40 @@ async fn keep_discovering(ngi: Arc<NgiClient>, first: Duration, max: Duration) {
     }
 }
 
-/// Periodic upkeep, every 10 s, at the app's clock's time.
-async fn housekeeping(rate_limit: Option<RateLimit>, sessions: SessionBackend, clock: Clock) {
+/// Periodic upkeep, every 10 s, at the app's clock's time: the round below, then the
+/// revocations NGI has not confirmed yet, each tried again once its backoff is over.
+async fn housekeeping(
+    rate_limit: Option<RateLimit>,
+    sessions: SessionBackend,
+    lifecycle: Arc<Lifecycle>,
+    clock: Clock,
+) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
     loop {
         tick.tick().await;
         housekeeping_once(rate_limit.as_ref(), &sessions, clock()).await;
+        retry_revocations(&lifecycle, clock()).await;
+    }
+}
+
+/// One step over the due revocations; a failing ledger is logged and tried at the next tick.
+async fn retry_revocations(lifecycle: &Lifecycle, now: jiff::Timestamp) {
+    // NGI's trace id for these calls: no request to take it from.
+    let trace_id = uuid::Uuid::new_v4().to_string();
+    match lifecycle.retry_revocations(now, &trace_id).await {
+        Ok(outcome) if outcome.tried > 0 => tracing::info!(
+            tried = outcome.tried,
+            revoked = outcome.revoked,
+            ended = outcome.ended,
+            pending = outcome.pending,
+            trace_id,
+            "revocations tried again"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::error!(
+            error = %crate::error::chain(&e),
+            "revocations could not be tried again: the consent ledger failed"
+        ),
     }
 }
 
@@ -563,9 +609,11 @@ mod tests {
     async fn state() -> AppState {
         let dir = std::env::temp_dir().join(format!("ngi-startup-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
-        let ledger = crate::ledger::sqlite::SqliteLedger::open(&dir)
-            .await
-            .unwrap();
+        let ledger: crate::ledger::Ledger = Arc::new(
+            crate::ledger::sqlite::SqliteLedger::open(&dir)
+                .await
+                .unwrap(),
+        );
         let local = Url::parse("http://127.0.0.1:9/").unwrap();
         let ngi = NgiClient::new(NgiConfig {
             access: local.clone(),
@@ -580,8 +628,10 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
         })
         .unwrap();
+        let ngi = Arc::new(ngi);
+        let credentials = ClientCredentials::new(Arc::clone(&ngi), web::system_clock()).unwrap();
         AppState::new(web::Shared {
-            ngi: Arc::new(ngi),
+            ngi: Arc::clone(&ngi),
             scope: "debt.unsecured.presentation".parse().unwrap(),
             simulated: false,
             secure_cookies: false,
@@ -594,7 +644,11 @@ mod tests {
             public_url: local.clone(),
             link_key: None,
             clock: web::system_clock(),
-            ledger: Arc::new(ledger),
+            lifecycle: Arc::new(Lifecycle::new(
+                Arc::clone(&ledger),
+                Arc::new(Consents::new(Arc::clone(&ngi), Arc::new(credentials))),
+            )),
+            ledger,
         })
     }
 

@@ -12,6 +12,7 @@ use tower_sessions::session::Error;
 use tower_sessions::session_store;
 use tower_sessions::{Expiry, Session};
 
+use crate::domain::consent::ConsentId;
 use crate::domain::debt::DebtSummary;
 use crate::flow::pending::{CompletedFlows, PendingFlows};
 
@@ -131,6 +132,31 @@ impl DebtSession<'_> {
 
     pub async fn has_current(&self, now: Timestamp) -> Result<bool, Error> {
         Ok(self.current(now).await?.is_some())
+    }
+}
+
+/// The consent this session's person may withdraw (`ngi.consent.withdrawable`): NGI's id of the
+/// extended consent behind the debt shown. Set by the callback, read by the withdrawal, which
+/// takes the id from here only, never from a form.
+pub struct ConsentSession<'a>(pub &'a Session);
+
+impl ConsentSession<'_> {
+    const KEY: &'static str = "ngi.consent.withdrawable";
+
+    pub async fn keep(&self, id: &ConsentId) -> Result<(), Error> {
+        insert_packed(self.0, Self::KEY, &id.as_str()).await
+    }
+
+    /// Forgets it (a new flow is starting).
+    pub async fn clear(&self) -> Result<(), Error> {
+        self.0.remove_value(Self::KEY).await.map(|_| ())
+    }
+
+    /// The consent kept, if any (a value that is not a consent id reads as none).
+    pub async fn current(&self) -> Result<Option<ConsentId>, Error> {
+        Ok(get_packed::<String>(self.0, Self::KEY)
+            .await?
+            .and_then(|id| id.parse().ok()))
     }
 }
 

@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
+use crate::domain::consent::ConsentId;
 use crate::domain::debt::DebtSummary;
 use crate::domain::nin::Nin;
 use crate::domain::reference::Reference;
@@ -25,7 +26,7 @@ use crate::flow::receive::{Refusal, SessionFlows, Verdict};
 use crate::flow::{self, CompleteError};
 use crate::ngi::client::NgiError;
 use crate::paths;
-use crate::session::data::{DebtSession, FlowSession};
+use crate::session::data::{ConsentSession, DebtSession, FlowSession};
 use crate::web::AppState;
 use crate::web::context::PageContext;
 use crate::web::pages::{LandingPage, render};
@@ -150,6 +151,10 @@ async fn start(
     let now = app.now();
     // A new flow fetches anew: debt shown before is not kept beside it.
     DebtSession(session)
+        .clear()
+        .await
+        .map_err(AppError::session)?;
+    ConsentSession(session)
         .clear()
         .await
         .map_err(AppError::session)?;
@@ -353,7 +358,20 @@ async fn handle_callback(
     let application_reference = reference.as_ref().map(|r| r.as_str().to_owned());
     record_consent(app, &summary, application_reference, now).await;
 
+    // An extended consent (the site asked for days) can be withdrawn from the debt page: the
+    // session keeps its id, so the withdrawal never takes one from the browser.
+    let withdrawable = app
+        .scope
+        .days()
+        .and(summary.consent.as_ref())
+        .and_then(|consent| consent.id.parse::<ConsentId>().ok());
     session.cycle_id().await.map_err(AppError::session)?;
+    if let Some(id) = &withdrawable {
+        ConsentSession(session)
+            .keep(id)
+            .await
+            .map_err(AppError::session)?;
+    }
     DebtSession(session)
         .store(summary, now)
         .await

@@ -8,7 +8,7 @@ use tower_sessions::Session;
 
 use crate::error::{AppError, ErrorKind};
 use crate::paths;
-use crate::session::data::DebtSession;
+use crate::session::data::{ConsentSession, DebtSession};
 use crate::web::AppState;
 use crate::web::context::PageContext;
 use crate::web::pages::{DebtPage, render};
@@ -27,5 +27,15 @@ async fn show_debt(
         .await
         .map_err(AppError::session)?
         .ok_or_else(|| AppError::new(ErrorKind::NoDebt))?;
-    render(&DebtPage::new(ctx.chrome(paths::DEBT), &summary))
+    let withdrawable = ConsentSession(&session)
+        .current()
+        .await
+        .map_err(AppError::session)?;
+    let page = DebtPage::new(ctx.chrome(paths::DEBT), &summary);
+    // The form only for the consent this page shows, and only when the session kept it.
+    let page = match (&withdrawable, &summary.consent) {
+        (Some(id), Some(shown)) if shown.id == id.as_str() => page.with_withdrawal(),
+        _ => page,
+    };
+    render(&page)
 }

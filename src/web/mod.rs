@@ -11,6 +11,7 @@ pub mod partner;
 pub mod ratelimit;
 pub mod security;
 pub mod session_life;
+pub mod withdraw;
 
 use std::sync::Arc;
 
@@ -61,6 +62,8 @@ pub struct Shared {
     pub clock: Clock,
     /// The consents this site holds.
     pub ledger: crate::ledger::Ledger,
+    /// Using the consents the ledger holds: the debt again, status, revocation.
+    pub lifecycle: Arc<crate::consents::Lifecycle>,
 }
 
 impl Shared {
@@ -75,4 +78,5 @@ pub fn pages(rate_limit: Option<&ratelimit::RateLimit>) -> Router<AppState> {
         .merge(landing::router())
         .merge(consent::router(rate_limit))
         .merge(debt::router())
+        .merge(withdraw::router())
 }

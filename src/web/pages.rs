@@ -125,6 +125,8 @@ pub struct DebtPage {
     pub consent: Option<ConsentView>,
     pub restart_href: &'static str,
     pub end_action: &'static str,
+    /// The withdrawal form's action, when the consent shown can be withdrawn here.
+    pub withdraw_action: Option<&'static str>,
 }
 
 /// One loan type: its heading and one table per loan.
@@ -292,7 +294,28 @@ impl DebtPage {
             consent,
             restart_href: paths::LANDING,
             end_action: paths::SESSION_END,
+            withdraw_action: None,
             chrome,
         }
     }
+
+    /// Offers "Withdraw consent" for the consent shown.
+    pub fn with_withdrawal(mut self) -> Self {
+        self.withdraw_action = Some(paths::CONSENT_WITHDRAW);
+        self
+    }
+}
+
+/// `POST /consent/withdraw`: what became of the withdrawal.
+#[derive(Template)]
+#[template(path = "withdrawn.html")]
+pub struct WithdrawnPage {
+    pub chrome: Chrome,
+    /// `withdrawn`, `ended` or `pending`, for the page's class (and tests).
+    pub outcome: &'static str,
+    pub title: &'static str,
+    pub body: &'static str,
+    /// Offered again while NGI has not confirmed.
+    pub retry_action: Option<&'static str>,
+    pub home_href: &'static str,
 }

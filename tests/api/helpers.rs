@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use jiff::{SignedDuration, Timestamp};
 use ngi_consent::config::{ServeArgs, Settings};
+use ngi_consent::consents::Lifecycle;
 use ngi_consent::ledger::Ledger;
 use ngi_consent::session::SessionBackend;
 use ngi_consent::simulator::{self, ClientRegistration, SimulatorConfig, SimulatorHandle};
@@ -57,6 +58,8 @@ pub struct TestApp {
     pub sessions: Option<SessionBackend>,
     /// The site's consent ledger, when the test's helper built the site.
     pub ledger: Option<Ledger>,
+    /// The site's use of its consents (ledger and NGI), when the test's helper built the site.
+    pub lifecycle: Option<Arc<Lifecycle>>,
 }
 
 /// What a test may change before the app starts.
@@ -122,6 +125,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .unwrap();
     let sessions = app.sessions().clone();
     let ledger = app.ledger().clone();
+    let lifecycle = Arc::clone(app.lifecycle());
     tokio::spawn(app.run_until(std::future::pending()));
 
     TestApp {
@@ -131,6 +135,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         clock,
         sessions: Some(sessions),
         ledger: Some(ledger),
+        lifecycle: Some(lifecycle),
     }
 }
 
@@ -277,6 +282,11 @@ impl TestApp {
     /// The site's consent ledger (built by `spawn_app_with`).
     pub fn ledger(&self) -> &Ledger {
         self.ledger.as_ref().unwrap()
+    }
+
+    /// The site's use of its consents (built by `spawn_app_with`).
+    pub fn lifecycle(&self) -> &Lifecycle {
+        self.lifecycle.as_ref().unwrap()
     }
 
     /// The `Set-Cookie` header of the session cookie in this response, if any.

@@ -145,6 +145,7 @@ async fn a_flow_started_on_one_instance_completes_on_another_through_redis() {
         clock: TestClock::new(),
         sessions: None,
         ledger: None,
+        lifecycle: None,
     };
 
     // Started on A; the load balancer sends NGI's redirect back to B.
@@ -188,6 +189,7 @@ async fn restarting_an_instance_loses_no_session() {
         clock: TestClock::new(),
         sessions: None,
         ledger: None,
+        lifecycle: None,
     };
     let callback = app.consent_as(PERSON_1).await;
 
@@ -427,6 +429,7 @@ async fn a_flow_completes_over_tls_to_redis_and_a_certificate_from_another_ca_is
         clock: TestClock::new(),
         sessions: None,
         ledger: None,
+        lifecycle: None,
     };
     assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
     let callback = app.consent_as(PERSON_1).await;

@@ -269,6 +269,7 @@ async fn sigterm_lets_a_request_in_flight_finish_then_exits_zero() {
         clock: TestClock::new(),
         sessions: None,
         ledger: None,
+        lifecycle: None,
     };
     let callback = app.consent_as(PERSON_1).await;
     sim.set_fault(

@@ -270,3 +270,60 @@ async fn visit_every_page(
 
     Ok(())
 }
+
+/// The withdrawal of a lasting consent: the debt page with its form, then each answer page
+/// (withdrawn; NGI could not confirm), in both languages.
+#[tokio::test]
+async fn the_withdrawal_pages_reflow_at_320_css_pixels_in_either_language() -> TestResult {
+    let Some(browser) = Browser::start_with_viewport((REFLOW_WIDTH, 640)).await? else {
+        return Ok(());
+    };
+    let settings = Settings::from_args(ServeArgs {
+        app_bind: Some("127.0.0.1:0".into()),
+        simulator_bind: Some("127.0.0.1:0".into()),
+        ngi_scope: Some("debt.unsecured.presentation.30".into()),
+        data_dir: Some(
+            std::env::temp_dir().join(format!("ngi-consent-reflow-{}", uuid::Uuid::new_v4())),
+        ),
+        ..ServeArgs::default()
+    })
+    .unwrap();
+    let app = Application::build(settings).await.unwrap();
+    let site = app.public_url().to_string();
+    let sim = app.simulator().unwrap().clone();
+    tokio::spawn(app.run_until(std::future::pending()));
+    let mut report = Report::default();
+
+    let walked = async {
+        for lang in ["nb", "en"] {
+            let page = |name: &str| format!("{lang}: {name}");
+            for (name, fault) in [
+                ("withdrawal not confirmed", Some(Fault::status(500))),
+                ("consent withdrawn", None),
+            ] {
+                to_ngi_login(&browser, &site, lang).await?;
+                log_in_and_decide(&browser, "14842249091", "accept").await?;
+                report
+                    .check(&browser, &page("debt page, lasting consent"), lang)
+                    .await?;
+                sim.set_fault(Endpoint::Consent, fault);
+                click_and_wait_for_navigation(&browser, "form.withdraw button[type=submit]")
+                    .await?;
+                sim.set_fault(Endpoint::Consent, None);
+                report.check(&browser, &page(name), lang).await?;
+            }
+        }
+        Ok::<(), HarnessError>(())
+    }
+    .await;
+    assert!(
+        report.failures.is_empty(),
+        "{} of {} pages fail the reflow checks at {REFLOW_WIDTH} px:\n{}",
+        report.failures.len(),
+        report.pages.len(),
+        report.failures.join("\n")
+    );
+    walked?;
+    assert_eq!(report.pages.len(), 8, "not every page was checked");
+    browser.close().await
+}
