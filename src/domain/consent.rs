@@ -47,7 +47,6 @@ impl ConsentId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
 }
 
 impl std::fmt::Display for ConsentId {
