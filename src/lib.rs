@@ -15,6 +15,8 @@ pub mod error;
 pub mod flow;
 /// Norwegian bokmål and English texts, and choosing between them.
 pub mod i18n;
+/// HMAC-SHA256 with keys of any length, for the keys derived from the site's secrets.
+pub mod keyed;
 /// The consents this site holds (SQLite or PostgreSQL): statuses and their history.
 pub mod ledger;
 /// Prometheus metrics: flows, callbacks by outcome, NGI latency and errors.

@@ -29,5 +29,13 @@ pub const PARTNER_API_ROOT: &str = "/partner/api/";
 pub const PARTNER_API_ANY: &str = "/partner/api/{*rest}";
 /// `POST`: a signed start link for one of the partner's applications.
 pub const PARTNER_LINKS: &str = "/partner/api/links";
+/// The consents the site holds: GET lists them, POST registers an integrated one.
+pub const PARTNER_CONSENTS: &str = "/partner/api/consents";
+/// One consent: GET reads it, DELETE revokes it.
+pub const PARTNER_CONSENT: &str = "/partner/api/consents/{id}";
+/// POST: ask NGI for the consent's status now.
+pub const PARTNER_CONSENT_STATUS: &str = "/partner/api/consents/{id}/status";
+/// GET: the debt again, for an active consent with days.
+pub const PARTNER_CONSENT_DEBT: &str = "/partner/api/consents/{id}/debt";
 /// `GET`: the partner API's OpenAPI 3.1 description.
 pub const PARTNER_OPENAPI: &str = "/partner/api/openapi.json";

@@ -29,9 +29,11 @@ use url::Url;
 
 use crate::config::{self, NgiTarget, PartnerToken, SessionStoreKind, Settings};
 use crate::consents::Lifecycle;
+use crate::consents::register::{DigestKey, Registrations};
 use crate::error::{AppError, ErrorKind};
 use crate::flow::link::LinkKey;
 use crate::ledger::Ledger;
+use crate::ngi::agreement::Agreements;
 use crate::ngi::client::{ClientSetupError, DiscoveryError, NgiClient, NgiConfig};
 use crate::ngi::consents::Consents;
 use crate::ngi::credentials::ClientCredentials;
@@ -216,7 +218,7 @@ impl Application {
         let credentials = Arc::new(ClientCredentials::new(Arc::clone(&ngi), clock.clone())?);
         let lifecycle = Arc::new(Lifecycle::new(
             Arc::clone(&ledger),
-            Arc::new(Consents::new(Arc::clone(&ngi), credentials)),
+            Arc::new(Consents::new(Arc::clone(&ngi), Arc::clone(&credentials))),
         ));
 
         // The partner API: with the configured token, or in the demo a token made for this run
@@ -232,6 +234,14 @@ impl Application {
         let partner_door = partner_token
             .map(|token| Arc::new(Door::new(token, &settings.start_limits, clock.clone())));
         let link_key = partner_token.map(LinkKey::derive);
+        // Integrated consents are registered through the partner API only.
+        let registrations = partner_token.map(|token| {
+            Arc::new(Registrations::new(
+                Arc::clone(&ledger),
+                Arc::new(Agreements::new(Arc::clone(&ngi), credentials)),
+                DigestKey::derive(token),
+            ))
+        });
 
         let state = AppState::new(web::Shared {
             ngi: Arc::clone(&ngi),
@@ -251,6 +261,7 @@ impl Application {
             clock: clock.clone(),
             ledger: Arc::clone(&ledger),
             lifecycle: Arc::clone(&lifecycle),
+            registrations,
         });
         let idle = CookieDuration::seconds(
             i64::try_from(settings.session_idle.as_secs()).unwrap_or(i64::MAX),
@@ -649,6 +660,7 @@ mod tests {
                 Arc::new(Consents::new(Arc::clone(&ngi), Arc::new(credentials))),
             )),
             ledger,
+            registrations: None,
         })
     }
 

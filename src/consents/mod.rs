@@ -6,6 +6,8 @@
 //! NGI said the consent is no longer active. A revocation NGI did not confirm stays `revoking`
 //! and is tried again; it is never reported as done.
 
+pub mod register;
+
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};

@@ -7,14 +7,12 @@ use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use jiff::{SignedDuration, Timestamp};
-use sha2::Sha256;
 
 use crate::config::PartnerToken;
 use crate::domain::reference::{Reference, ReferenceError};
-
-type HmacSha256 = Hmac<Sha256>;
+use crate::keyed::{HmacSha256, hmac_of, new_mac};
 
 /// How long a link lasts, and the furthest ahead an expiry may lie.
 pub const LINK_LIFETIME: SignedDuration = SignedDuration::from_hours(1);
@@ -124,28 +122,6 @@ impl LinkKey {
         mac.update(reference.as_bytes());
         mac
     }
-}
-
-fn new_mac(key: &[u8]) -> HmacSha256 {
-    // HMAC takes a key of any length; `new_from_slice` only refuses for fixed-size MACs.
-    match HmacSha256::new_from_slice(key) {
-        Ok(mac) => mac,
-        Err(_) => unreachable_hmac(),
-    }
-}
-
-#[cold]
-fn unreachable_hmac() -> HmacSha256 {
-    // Not reachable: HMAC accepts every key length. A fixed key keeps this total without a panic.
-    <HmacSha256 as hmac::digest::KeyInit>::new(&Default::default())
-}
-
-fn hmac_of(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    let mut mac = new_mac(key);
-    for part in parts {
-        mac.update(part);
-    }
-    mac.finalize().into_bytes().into()
 }
 
 #[cfg(test)]

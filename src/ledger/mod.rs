@@ -154,9 +154,11 @@ pub struct Transition {
 /// Which consents to list, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
-    /// The status as stored (an `active` consent past its expiry is listed as `active`; read
-    /// it with [`Consent::status_at`]).
+    /// The status as read at `now`: `active` leaves out, and `expired` takes in, an active
+    /// consent past its expiry.
     pub status: Option<Status>,
+    /// When the listing is read (the site's clock).
+    pub now: Timestamp,
     pub reference: Option<String>,
     /// 1..=1000.
     pub limit: u32,

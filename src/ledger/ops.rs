@@ -376,8 +376,27 @@ macro_rules! ledger_ops {
                         consent_columns!(),
                         " FROM consents WHERE 1 = 1"
                     ));
-                    if let Some(status) = query.status {
-                        sql.push(" AND status = ").push_bind(status.as_str());
+                    // `expired` is also an active consent past its expiry, read at `now`.
+                    let now = query.now.as_second();
+                    match query.status {
+                        Some(Status::Active) => {
+                            sql.push(
+                                " AND status = 'active' AND (expires_at IS NULL OR expires_at > ",
+                            )
+                            .push_bind(now)
+                            .push(")");
+                        }
+                        Some(Status::Expired) => {
+                            sql.push(
+                                " AND (status = 'expired' OR (status = 'active' AND expires_at <= ",
+                            )
+                            .push_bind(now)
+                            .push("))");
+                        }
+                        Some(status) => {
+                            sql.push(" AND status = ").push_bind(status.as_str());
+                        }
+                        None => {}
                     }
                     if let Some(reference) = query.reference {
                         sql.push(" AND reference = ").push_bind(reference);

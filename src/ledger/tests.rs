@@ -614,6 +614,26 @@ async fn a_listing_is_newest_first_filtered_and_continues_after_its_cursor(db: T
     assert_eq!(active.consents.len(), 4);
     assert_eq!(active.next, None);
 
+    // Read after the 7-day consents' expiry, they are listed as expired and no longer active.
+    let later = at(86_400 * 8);
+    let listed = |status| {
+        ledger.list(ListQuery {
+            status: Some(status),
+            now: later,
+            limit: 100,
+            ..ListQuery::default()
+        })
+    };
+    assert!(listed(Status::Active).await.unwrap().consents.is_empty());
+    let expired = listed(Status::Expired).await.unwrap();
+    assert_eq!(rows(&expired.consents), rows(&expected));
+    assert!(
+        expired
+            .consents
+            .iter()
+            .all(|c| c.status_at(later) == Status::Expired)
+    );
+
     let a = ledger
         .list(ListQuery {
             reference: Some("APP-A".into()),

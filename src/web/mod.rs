@@ -64,6 +64,8 @@ pub struct Shared {
     pub ledger: crate::ledger::Ledger,
     /// Using the consents the ledger holds: the debt again, status, revocation.
     pub lifecycle: Arc<crate::consents::Lifecycle>,
+    /// Integrated consents, with the partner API only.
+    pub registrations: Option<Arc<crate::consents::register::Registrations>>,
 }
 
 impl Shared {

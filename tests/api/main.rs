@@ -14,6 +14,7 @@ mod ledger_flow;
 mod lifecycle;
 mod operations;
 mod pages;
+mod partner_consents;
 mod partner_door;
 mod session_life;
 mod session_store;

@@ -9,9 +9,11 @@
 //! gives every error its problem body and request id.
 
 pub mod auth;
+pub mod consents;
 pub mod links;
 pub mod openapi;
 pub mod problem;
+pub mod views;
 
 use std::sync::Arc;
 
@@ -37,6 +39,10 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(PartnerApiDoc::openapi())
         .routes(routes!(links::create_link))
+        .routes(routes!(consents::list_consents, consents::register_consent))
+        .routes(routes!(consents::get_consent, consents::revoke_consent))
+        .routes(routes!(consents::refresh_status))
+        .routes(routes!(consents::debt_again))
         .routes(routes!(openapi::openapi_json))
 }
 
@@ -79,6 +85,12 @@ mod tests {
         for (path, method) in [
             (paths::PARTNER_LINKS, "post"),
             (paths::PARTNER_OPENAPI, "get"),
+            (paths::PARTNER_CONSENTS, "get"),
+            (paths::PARTNER_CONSENTS, "post"),
+            (paths::PARTNER_CONSENT, "get"),
+            (paths::PARTNER_CONSENT, "delete"),
+            (paths::PARTNER_CONSENT_STATUS, "post"),
+            (paths::PARTNER_CONSENT_DEBT, "get"),
         ] {
             assert!(
                 paths.get(path).and_then(|p| p.get(method)).is_some(),

@@ -80,6 +80,12 @@ impl Problem {
         self
     }
 
+    /// Adds `Retry-After`: when to send the request again.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
     }
