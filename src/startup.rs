@@ -235,11 +235,11 @@ impl Application {
             .map(|token| Arc::new(Door::new(token, &settings.start_limits, clock.clone())));
         let link_key = partner_token.map(LinkKey::derive);
         // Integrated consents are registered through the partner API only.
-        let registrations = partner_token.map(|token| {
+        let registrations = partner_token.map(|_| {
             Arc::new(Registrations::new(
                 Arc::clone(&ledger),
                 Arc::new(Agreements::new(Arc::clone(&ngi), credentials)),
-                DigestKey::derive(token),
+                DigestKey::derive(&settings.client_secret),
             ))
         });
 

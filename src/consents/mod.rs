@@ -171,20 +171,22 @@ impl Lifecycle {
         let row = self.row(id).await?;
         match before_revoke(&row, now) {
             Before::Done(Status::Revoked) => Ok(Revocation::Revoked(row)),
-            Before::Done(Status::Expired) if row.status == Status::Active => {
-                let row = self
-                    .move_to(&row, Status::Expired, "past its expiry", None, now)
-                    .await?;
-                Ok(Revocation::AlreadyEnded(row))
-            }
             Before::Done(_) => Ok(Revocation::AlreadyEnded(row)),
             Before::Refuse(status) => Err(UseError::SingleUse { status }),
             Before::Attempt => {
                 let row = if row.status == Status::Revoking {
                     row
                 } else {
-                    self.move_to(&row, Status::Revoking, reason, None, now)
-                        .await?
+                    match self
+                        .move_to(&row, Status::Revoking, reason, None, now)
+                        .await
+                    {
+                        Ok(row) => row,
+                        // Another request concluded it first (a double submit): its outcome
+                        // stands.
+                        Err(LedgerError::NotAllowed { .. }) => return self.reread(&row).await,
+                        Err(e) => return Err(e.into()),
+                    }
                 };
                 self.attempt(row, now, trace_id).await
             }
@@ -363,10 +365,13 @@ enum Before {
 }
 
 fn before_revoke(row: &Consent, now: Timestamp) -> Before {
-    match row.status_at(now) {
+    match row.status {
         Status::Used if row.duration_days.is_none() => Before::Refuse(Status::Used),
+        // Past its expiry by our clock NGI is still asked: our clock may run ahead of NGI's,
+        // and a consent NGI still holds must not stay unrevoked. NGI's 403 and its status
+        // then record it as expired.
         Status::Active | Status::Revoking => Before::Attempt,
-        status => Before::Done(status),
+        _ => Before::Done(row.status_at(now)),
     }
 }
 

@@ -5,15 +5,16 @@
 //! a trace, never a consent NGI holds that the ledger does not know. NGI treats the same body as
 //! the same consent, so a registration that did not get NGI's answer is finished by sending the
 //! same request again. To know "the same request" without keeping the identity number, the row
-//! holds a keyed digest of everything sent (the key is derived from the partner token and never
-//! stored: a copy of the database cannot be searched for a number by trying them all).
+//! holds a keyed digest of everything sent. The key is derived from NGI's client secret, which
+//! only this site holds — not from the partner token, which the partner's own systems hold too:
+//! with the masked number's six digits known, three digits are left to guess, so whoever has
+//! the key and a copy of the database has the numbers. It is never stored.
 
 use std::sync::Arc;
 
 use hmac::Mac;
 use jiff::Timestamp;
 
-use crate::config::PartnerToken;
 use crate::domain::consent::Status;
 use crate::domain::nin::Nin;
 use crate::domain::reference::Reference;
@@ -22,8 +23,8 @@ use crate::keyed::{hmac_of, new_mac};
 use crate::ledger::{Begun, Consent, Ledger, LedgerError, Registration, Transition};
 use crate::ngi::agreement::{AgreementError, AgreementRequest, Agreements};
 
-/// The label the digest key is derived with: a key made here is no use anywhere the partner
-/// token itself (or the link key) is.
+/// The label the digest key is derived with: a key made here is no use anywhere the client
+/// secret itself is.
 const KEY_LABEL: &[u8] = b"ngi-consent integrated consent digest key v1";
 
 /// What the history says when NGI confirmed a registration.
@@ -83,7 +84,9 @@ impl IntegratedConsent {
     }
 }
 
-/// The key of the registration digest, derived from the partner token.
+/// The key of the registration digest, derived from NGI's client secret (stable across restarts
+/// and partner-token changes; a new client secret makes a registration still `registering` a
+/// 409 on its retry, which the log and the ledger row explain).
 #[derive(Clone)]
 pub struct DigestKey([u8; 32]);
 
@@ -94,8 +97,8 @@ impl std::fmt::Debug for DigestKey {
 }
 
 impl DigestKey {
-    pub fn derive(token: &PartnerToken) -> Self {
-        Self(hmac_of(token.secret().as_bytes(), &[KEY_LABEL]))
+    pub fn derive(client_secret: &oauth2::ClientSecret) -> Self {
+        Self(hmac_of(client_secret.secret().as_bytes(), &[KEY_LABEL]))
     }
 
     /// HMAC-SHA256 over every field sent to NGI, each length-prefixed so no two requests share

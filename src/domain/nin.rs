@@ -161,10 +161,46 @@ impl fmt::Display for Nin {
     }
 }
 
+/// Every run of six or more digits as stars: a message that quotes a rejected value may hold a
+/// national identity number (11 digits), and even its birth-date part is more than a log needs.
+pub fn mask_long_numbers(text: &str) -> String {
+    const LONG: usize = 6;
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().count() >= LONG {
+            out.extend(std::iter::repeat_n('*', run.chars().count()));
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_digit_runs_in_a_text_are_masked_and_short_ones_kept() {
+        assert_eq!(
+            mask_long_numbers("rejected value [14842249091] for nin, 30 days, 123456"),
+            "rejected value [***********] for nin, 30 days, ******"
+        );
+        assert_eq!(mask_long_numbers("line 1 column 16"), "line 1 column 16");
+        assert_eq!(mask_long_numbers("12345"), "12345");
+    }
 
     #[test]
     fn both_preprod_test_persons_are_valid() {

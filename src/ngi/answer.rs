@@ -96,7 +96,7 @@ pub(crate) fn loggable_message(value: &str) -> String {
         })
         .take(MAX_MESSAGE_CHARS)
         .collect();
-    kept.trim().to_owned()
+    crate::domain::nin::mask_long_numbers(kept.trim())
 }
 
 /// What kind of JSON error, and where, without serde's text: it quotes the offending value,

@@ -170,7 +170,9 @@ impl Consents {
                 let body = read_body(endpoint, response)
                     .await
                     .map_err(|e| measured_error(endpoint, e))?;
-                let result = if status.is_success() {
+                // Only NGI's 204 confirms it: another 2xx (a proxy, an accepted-for-later)
+                // leaves the consent `revoking`, never a false "revoked".
+                let result = if status == reqwest::StatusCode::NO_CONTENT {
                     Ok(())
                 } else {
                     Err(error_answer(endpoint, status.as_u16(), &body))

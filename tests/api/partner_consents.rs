@@ -356,6 +356,30 @@ async fn ngis_conflict_and_refusal_are_told_in_its_words_and_leave_the_consent_r
     .await;
     assert_eq!(refused["type"], "urn:ngi-consent:problem:refused-by-ngi");
 
+    // The same request again is refused again, in the words recorded, without asking NGI.
+    app.sim.set_fault(Endpoint::Agreement, None);
+    let asked = app.sim.agreement_requests();
+    let again = problem(
+        call(
+            &app,
+            Method::POST,
+            "/partner/api/consents",
+            Some(&json!({"nin": PERSON_1, "purpose": "presentation", "duration_days": 30, "reference": "REFUSED"})),
+        )
+        .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(
+        again["type"],
+        "urn:ngi-consent:problem:registration-refused"
+    );
+    assert!(
+        again["detail"].as_str().unwrap().starts_with("NGI refused"),
+        "{again}"
+    );
+    assert_eq!(app.sim.agreement_requests(), asked);
+
     let listed = json_of(
         call(
             &app,

@@ -109,7 +109,7 @@ async fn the_api_opens_to_the_right_token_only() {
 }
 
 #[tokio::test]
-async fn repeated_failures_are_refused_for_a_while_even_with_the_right_token() {
+async fn repeated_failures_are_refused_for_a_while_but_never_the_right_token() {
     let app = partner_app().await;
     let link = json!({"reference": "APP-1"});
     for _ in 0..10 {
@@ -125,13 +125,16 @@ async fn repeated_failures_are_refused_for_a_while_even_with_the_right_token() {
     assert!((1..=60).contains(&retry_after), "{retry_after}");
     problem(limited, StatusCode::TOO_MANY_REQUESTS).await;
 
-    // Guessing cannot go on behind the limit: the right token waits too.
-    let right = post_link(&app, Some(PARTNER_TOKEN), &link).await;
-    assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS);
-
-    app.clock.advance(jiff::SignedDuration::from_secs(61));
+    // Anyone sharing the address (a proxy not in TRUSTED_PROXIES) cannot lock the partner out:
+    // the right token passes while wrong ones wait.
     let right = post_link(&app, Some(PARTNER_TOKEN), &link).await;
     assert_eq!(right.status(), StatusCode::CREATED);
+    let missing = post_link(&app, None, &link).await;
+    assert_eq!(missing.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    app.clock.advance(jiff::SignedDuration::from_secs(61));
+    let wrong = post_link(&app, Some("wrong-token-wrong-token-wrong-token"), &link).await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

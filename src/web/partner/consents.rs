@@ -156,7 +156,7 @@ pub async fn get_consent(
         (status = 200, description = "The same request as before: the consent as it stands", body = ConsentView),
         (status = 400, description = "The body is not JSON", body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "No token, or not the right one", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 409, description = "The reference is registered (here or at NGI) with other data", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "The reference is registered (here or at NGI) with other data, or this registration was refused before", body = ProblemBody, content_type = "application/problem+json"),
         (status = 413, description = "The body is too large", body = ProblemBody, content_type = "application/problem+json"),
         (status = 415, description = "The body is not application/json", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "A field is not valid (named in `field`), or NGI refused the consent", body = ProblemBody, content_type = "application/problem+json"),
@@ -190,6 +190,17 @@ pub async fn register_consent(
             }
             Ok(response)
         }
+        // The same request as one NGI refused: refused again, not a success to misread.
+        Ok(Registered::Same(row)) if row.status == Status::Refused => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "registration-refused",
+            "This registration was refused before",
+        )
+        .with_detail(
+            row.history
+                .last()
+                .map_or_else(|| "refused".to_owned(), |c| c.reason.clone()),
+        )),
         Ok(Registered::Same(row)) => Ok(Json(ConsentView::new(&row, app.now())).into_response()),
         Err(e) => Err(registration_problem(e)),
     }

@@ -281,9 +281,12 @@ fn rejection_problem(rejection: &JsonRejection) -> Problem {
 /// serde's words about the client's own body ("reference: the reference is empty at line 1
 /// column 16"), without axum's preamble.
 fn inner_text(error: &dyn std::error::Error) -> String {
-    error
+    let text = error
         .source()
-        .map_or_else(|| error.to_string(), ToString::to_string)
+        .map_or_else(|| error.to_string(), ToString::to_string);
+    // serde quotes the offending value: an identity number sent as a JSON number would come
+    // back (and into the partner's logs) in full.
+    crate::domain::nin::mask_long_numbers(&text)
 }
 
 /// The field serde's message is about: its path ("reference: …"), or the one it names as
