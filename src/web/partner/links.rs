@@ -59,7 +59,9 @@ pub async fn create_link(
         return Err(Problem::internal());
     };
     let reference = request.reference.0;
-    let expires_at = app.now() + LINK_LIFETIME;
+    // Whole seconds: the link's `exp` carries seconds, and `expires_at` says the same instant.
+    let expires_at = Timestamp::from_second((app.now() + LINK_LIFETIME).as_second())
+        .map_err(|_| Problem::internal())?;
     let signature = key.sign(&reference, expires_at);
     let mut url = app
         .public_url
