@@ -22,6 +22,10 @@ use jiff::Timestamp;
 use crate::domain::consent::{ConsentId, Source, Status};
 use crate::domain::scope::Purpose;
 
+/// How long one attempt at a revocation holds its row: no other instance, and no housekeeping
+/// beside a person's own attempt, tries the row meanwhile. Longer than any NGI call may take.
+pub const REVOCATION_LEASE: jiff::SignedDuration = jiff::SignedDuration::from_mins(2);
+
 /// The ledger, shared.
 pub type Ledger = Arc<dyn ConsentLedger>;
 
@@ -243,7 +247,9 @@ pub trait ConsentLedger: Send + Sync + fmt::Debug {
     /// Consents newest first, from an index.
     async fn list(&self, query: ListQuery) -> Result<ConsentPage, LedgerError>;
 
-    /// Revocations to try again: `revoking` rows whose next attempt is due at `now`.
+    /// Revocations to try again: `revoking` rows whose next attempt is due at `now`, each
+    /// claimed for [`REVOCATION_LEASE`] (an instance that finds a row claimed by another skips
+    /// it). A row that has just become `revoking` is claimed by the one who moved it.
     async fn due_revocations(
         &self,
         now: Timestamp,

@@ -114,6 +114,25 @@ macro_rules! ledger_ops {
                     .map(drop)
             }
 
+            /// Claims a `revoking` row for [`super::REVOCATION_LEASE`] if it is due at `now`.
+            async fn claim_revocation(
+                conn: &mut Conn,
+                row: i64,
+                now: Timestamp,
+            ) -> Result<bool, LedgerError> {
+                let until = now
+                    .checked_add($crate::ledger::REVOCATION_LEASE)
+                    .unwrap_or(Timestamp::MAX);
+                let done = sqlx::query(rows::CLAIM_REVOCATION)
+                    .bind(row)
+                    .bind(until.as_second())
+                    .bind(now.as_second())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(database)?;
+                Ok(done.rows_affected() == 1)
+            }
+
             /// Inserts a row and its first history row.
             async fn insert(
                 conn: &mut Conn,
@@ -347,6 +366,10 @@ macro_rules! ledger_ops {
                             .await
                             .map_err(database)?;
                     }
+                    if from != Status::Revoking && change.to == Status::Revoking {
+                        // The one who moved it makes the first attempt: claimed for a lease.
+                        claim_revocation(&mut tx, row.0, now).await?;
+                    }
                     let consent = reread(&mut tx, row.0).await.map_err(from_sqlx)?;
                     tx.commit().await.map_err(database)?;
                     Ok(consent)
@@ -437,15 +460,26 @@ macro_rules! ledger_ops {
                     now: Timestamp,
                     limit: u32,
                 ) -> Result<Vec<Consent>, LedgerError> {
-                    let mut conn = self.pool().acquire().await.map_err(database)?;
+                    // Each due row is claimed (compare and set on its next attempt time), so two
+                    // instances never try the same row at once: the second's claim finds it no
+                    // longer due and skips it.
+                    let mut tx = self.begin_write().await.map_err(database)?;
                     let due = sqlx::query_as::<_, ConsentRow>(rows::SELECT_DUE_REVOCATIONS)
                         .bind(now.as_second())
                         .bind(i64::from(limit.min(rows::MAX_PAGE)))
-                        .fetch_all(&mut *conn)
+                        .fetch_all(&mut *tx)
                         .await
                         .map_err(database)?;
-                    let mut consents = Vec::with_capacity(due.len());
+                    let mut claimed = Vec::with_capacity(due.len());
                     for row in due {
+                        if claim_revocation(&mut tx, row.row_id, now).await? {
+                            claimed.push(row);
+                        }
+                    }
+                    tx.commit().await.map_err(database)?;
+                    let mut conn = self.pool().acquire().await.map_err(database)?;
+                    let mut consents = Vec::with_capacity(claimed.len());
+                    for row in claimed {
                         consents.push(with_history(&mut conn, row).await?);
                     }
                     Ok(consents)

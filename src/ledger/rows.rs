@@ -43,6 +43,13 @@ pub(super) const REVOCATION_FAILED: &str = "UPDATE consents SET \
      revoke_attempts = revoke_attempts + 1, revoke_next_at = $2, updated_at = $3 \
      WHERE row_id = $1 AND status = 'revoking'";
 
+/// Claims a `revoking` row for one attempt: its next attempt moves to the end of the lease, so
+/// no other instance (nor housekeeping beside a person's own attempt) tries it meanwhile. Only a
+/// row still due at `$3` is claimed; a crash mid-attempt leaves it due again when the lease ends.
+pub(super) const CLAIM_REVOCATION: &str = "UPDATE consents SET revoke_next_at = $2 \
+     WHERE row_id = $1 AND status = 'revoking' \
+     AND (revoke_next_at IS NULL OR revoke_next_at <= $3)";
+
 pub(super) const SELECT_DUE_REVOCATIONS: &str = concat!(
     "SELECT ",
     consent_columns!(),

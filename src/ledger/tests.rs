@@ -661,27 +661,29 @@ async fn a_listing_is_newest_first_filtered_and_continues_after_its_cursor(db: T
 async fn due_revocations_are_the_revoking_rows_whose_retry_has_come(db: TestDb) -> TestDb {
     let ledger = db.ledger();
     let mut rows = Vec::new();
-    for n in 0..3 {
+    for n in 0..4 {
         let c = ledger
             .record_granted(granted(&format!("due-{n}"), Some(30)), at(0))
             .await
             .unwrap();
         rows.push(c.row);
     }
-    // 0: revoking, never tried again; 1: revoking, retry at 100; 2: active.
-    for &row in &rows[..2] {
+    // 0: revoking since 1 (claimed by the one who moved it, until 1 + the lease);
+    // 1: revoking, its attempt failed, retry at 100; 2: revoking, retry at 100; 3: active.
+    for &row in &rows[..3] {
         ledger
             .transition(row, to(Status::Revoking, "the person withdrew"), at(1))
             .await
             .unwrap();
     }
-    ledger
-        .revocation_failed(rows[1], at(100), at(2))
-        .await
-        .unwrap();
-    let due = |now| async move {
+    for &row in &rows[1..3] {
+        ledger.revocation_failed(row, at(100), at(2)).await.unwrap();
+    }
+    let counted = format!("|1|{}", at(100).as_second());
+    assert!(db.dump().await.contains(&counted), "the attempt is counted");
+    let due = |now, limit| async move {
         let mut due: Vec<RowId> = ledger
-            .due_revocations(now, 10)
+            .due_revocations(now, limit)
             .await
             .unwrap()
             .into_iter()
@@ -690,19 +692,30 @@ async fn due_revocations_are_the_revoking_rows_whose_retry_has_come(db: TestDb) 
         due.sort();
         due
     };
-    assert_eq!(due(at(50)).await, vec![rows[0]]);
-    let mut both = vec![rows[0], rows[1]];
+    let lease = REVOCATION_LEASE.as_secs();
+    assert_eq!(due(at(50), 10).await, vec![], "nothing due yet");
+    // One claim at a time: a second caller at the same moment gets the other row, then none.
+    let first = due(at(100), 1).await;
+    let second = due(at(100), 10).await;
+    assert_eq!(first.len(), 1);
+    let mut both = [first.clone(), second.clone()].concat();
     both.sort();
-    assert_eq!(due(at(100)).await, both);
-    assert_eq!(ledger.due_revocations(at(100), 1).await.unwrap().len(), 1);
-
+    let mut expected = vec![rows[1], rows[2]];
+    expected.sort();
+    assert_eq!(both, expected, "each due row claimed once");
+    assert_eq!(
+        due(at(100), 10).await,
+        vec![],
+        "claimed rows are not due again"
+    );
+    // The row moved to revoking at 1 is due when its lease ends; the others when theirs do.
+    assert_eq!(due(at(1 + lease), 10).await, vec![rows[0]]);
     ledger
         .transition(rows[0], to(Status::Revoked, "NGI confirmed"), at(3))
         .await
         .unwrap();
-    assert_eq!(due(at(100)).await, vec![rows[1]]);
-    let counted = format!("|1|{}", at(100).as_second());
-    assert!(db.dump().await.contains(&counted), "the attempt is counted");
+    assert_eq!(due(at(100 + lease), 10).await, expected);
+    assert_eq!(due(at(10_000), 10).await, expected, "a lease ends");
     db
 }
 
