@@ -1,5 +1,5 @@
-//! NGI: the client for its authorization server and debt API, client-credentials tokens, and its
-//! wire format.
+//! NGI: the client for its authorization server and debt API, client-credentials tokens, the
+//! consent feed, and its wire format.
 
 pub mod agreement;
 mod answer;
@@ -7,4 +7,5 @@ pub mod client;
 pub mod consents;
 pub mod credentials;
 mod error;
+pub mod feed;
 pub mod wire;

@@ -173,6 +173,6 @@ pub(crate) async fn revoke(
     if let Some(why) = refusal(consent, now) {
         return invalid_consent(&why, &trace_id);
     }
-    consent.revoked = true;
+    store.revoke_consent(&id, now);
     StatusCode::NO_CONTENT.into_response()
 }

@@ -1,8 +1,10 @@
 //! An NGI look-alike that runs on its own port: OpenID discovery, `/oauth2/auth` with a TestID-like login and
 //! a consent page, `/oauth2/token` (authorization code with `client_secret_basic` and PKCE S256, and client
 //! credentials per audience), `/v1/debt` with fixtures for the two synthetic test persons, and debt by
-//! consent id, status and revoke for the consents it issued, and integrated consent (`PUT
-//! /v1/consent/agreement`). Tests can inject faults and observe what the client sent.
+//! consent id, status and revoke for the consents it issued, integrated consent (`PUT
+//! /v1/consent/agreement`), the consent feed (`/feed/v1/consent`) and a "Min gjeld" page where a
+//! test person sees and withdraws their consents. Tests can inject faults, observe what the client
+//! sent, and shape the feed (late events, another client's activity, the window).
 //!
 //! It imports nothing else from this crate: the client and the simulator each read NGI's wire format on
 //! their own, so they cannot share a misunderstanding of it.
@@ -15,6 +17,8 @@ mod consents;
 mod debt;
 mod discovery;
 mod fault;
+mod feed;
+mod min_gjeld;
 mod nin;
 mod pages;
 mod params;
@@ -75,6 +79,29 @@ pub enum Endpoint {
     Consent,
     /// `PUT /v1/consent/agreement`.
     Agreement,
+    /// The consent feed: `/feed/v1/consent`, `…/firstSequenceNr` and `…/lastSequenceNr`.
+    Feed,
+}
+
+/// What a feed page's `endSequenceNr` says: the spec's "last (included) sequence number for this
+/// response", or the feed's last number (one reading of NGI's how-to, "keep polling until you have
+/// received `endSequenceNr`"). A follower must be right under both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FeedEnd {
+    /// The last event's number in the page; `null` on an empty page.
+    #[default]
+    OfPage,
+    /// The feed's `lastSequenceNr`, whatever the page holds.
+    OfFeed,
+}
+
+/// An event the handle publishes for an existing consent, stamped earlier than now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LateEvent {
+    /// `SAMTYKKE_OPPRETTET` again (NGI's own example creates one consent twice).
+    Created,
+    /// `SAMTYKKE_ARKIVERT` (only the feed changes; the consent itself does not).
+    Archived,
 }
 
 /// What a faulted endpoint does instead of (or before) its normal answer.
@@ -218,6 +245,61 @@ impl SimulatorHandle {
         lock(&self.shared.issued).tokens.iter().cloned().collect()
     }
 
+    /// Requests to the three feed calls, whatever their outcome (faulted ones included).
+    pub fn feed_requests(&self) -> usize {
+        self.shared.feed_requests.load(Ordering::SeqCst)
+    }
+
+    /// The feed's last sequence number across every client (0 before the first event).
+    pub fn feed_last_sequence_nr(&self) -> i64 {
+        lock(&self.shared.store).feed.last()
+    }
+
+    /// What feed pages say in `endSequenceNr` from now on.
+    pub fn set_feed_end(&self, end: FeedEnd) {
+        *lock(&self.shared.feed_end) = end;
+    }
+
+    /// The hidden second client is given `consents` consents, each one `SAMTYKKE_OPPRETTET` under
+    /// the next sequence number, which no registered client sees. Returns the numbers used.
+    pub fn hidden_client_acts(&self, consents: usize) -> Vec<i64> {
+        let now = self.shared.now();
+        let mut store = lock(&self.shared.store);
+        (0..consents)
+            .filter_map(|_| {
+                store.hidden_client_acts(now)?;
+                Some(store.feed.last())
+            })
+            .collect()
+    }
+
+    /// Publishes `event` for consent `consent_id` now, stamped `earlier_by` before now, as NGI
+    /// publishing late. Returns its sequence number; `None` for a consent the simulator does not
+    /// hold.
+    pub fn publish_late(
+        &self,
+        consent_id: &str,
+        event: LateEvent,
+        earlier_by: std::time::Duration,
+    ) -> Option<i64> {
+        let now = self.shared.now();
+        let by = jiff::SignedDuration::try_from(earlier_by).unwrap_or(jiff::SignedDuration::MAX);
+        let happened_at = now.checked_sub(by).unwrap_or(jiff::Timestamp::MIN);
+        lock(&self.shared.store).publish_late(
+            consent_id,
+            event == LateEvent::Archived,
+            happened_at,
+            now,
+        )
+    }
+
+    /// Publishes the event `sequence_nr` again, the same event id, under the next number (a
+    /// duplicate delivery). `None` when no such event is in the feed.
+    pub fn repeat_event(&self, sequence_nr: i64) -> Option<i64> {
+        let now = self.shared.now();
+        lock(&self.shared.store).feed.repeat(sequence_nr, now)
+    }
+
     /// Moves the simulator's clock forward (codes, transactions, tokens and consents expire by it).
     pub fn advance_clock(&self, by: std::time::Duration) {
         let by = jiff::SignedDuration::try_from(by).unwrap_or(jiff::SignedDuration::MAX);
@@ -312,6 +394,19 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/v1/debt/{id}/status", get(consents::status))
         .route("/v1/consent/agreement", put(agreement::register))
+        .route("/feed/v1/consent", get(feed::page))
+        .route(
+            "/feed/v1/consent/firstSequenceNr",
+            get(feed::first_sequence_nr),
+        )
+        .route(
+            "/feed/v1/consent/lastSequenceNr",
+            get(feed::last_sequence_nr),
+        )
+        .route(min_gjeld::PATH, get(min_gjeld::page))
+        .route(min_gjeld::LOGIN_PATH, post(min_gjeld::log_in))
+        .route(min_gjeld::REVOKE_PATH, post(min_gjeld::revoke))
+        .route(min_gjeld::LOGOUT_PATH, post(min_gjeld::log_out))
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(16 * 1024))
         .layer(axum::middleware::from_fn(pages::security_headers))

@@ -34,6 +34,33 @@ pub(crate) struct ConsentPage<'a> {
     pub(crate) duration: String,
 }
 
+/// One consent as Min gjeld lists it.
+pub(crate) struct ConsentRow {
+    pub(crate) id: String,
+    pub(crate) client_name: String,
+    pub(crate) purpose: &'static str,
+    pub(crate) expires: String,
+    pub(crate) status: &'static str,
+    /// Still in force: it can be withdrawn.
+    pub(crate) active: bool,
+}
+
+#[derive(Template)]
+#[template(path = "simulator/min_gjeld_login.html")]
+pub(crate) struct MinGjeldLoginPage<'a> {
+    pub(crate) error: Option<&'a str>,
+    pub(crate) typed_nin: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "simulator/min_gjeld.html")]
+pub(crate) struct MinGjeldPage<'a> {
+    pub(crate) masked_nin: String,
+    pub(crate) form_key: &'a str,
+    pub(crate) consents: Vec<ConsentRow>,
+    pub(crate) notice: Option<&'a str>,
+}
+
 #[derive(Template)]
 #[template(path = "simulator/error.html")]
 pub(crate) struct ErrorPage<'a> {

@@ -7,9 +7,11 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use jiff::{SignedDuration, Timestamp};
 
 use super::client_credentials::{Audience, ClientTokens};
+use super::min_gjeld::PersonSessions;
 use super::store::{Store, later};
 use super::{
-    ClientRegistration, DebtRequestSeen, Endpoint, Fault, SimulatorConfig, TokenRequestSeen,
+    ClientRegistration, DebtRequestSeen, Endpoint, Fault, FeedEnd, SimulatorConfig,
+    TokenRequestSeen,
 };
 
 /// How many issued codes and tokens the handle remembers for tests.
@@ -59,6 +61,12 @@ pub(crate) struct Shared {
     pub(crate) client_audiences: Mutex<HashMap<String, Vec<Audience>>>,
     pub(crate) client_tokens: Mutex<ClientTokens>,
     pub(crate) client_credentials_requests: Mutex<HashMap<Audience, usize>>,
+    /// Requests to the three feed calls, any outcome.
+    pub(crate) feed_requests: AtomicUsize,
+    /// What a feed page's `endSequenceNr` says.
+    pub(crate) feed_end: Mutex<FeedEnd>,
+    /// People logged in at Min gjeld.
+    pub(crate) person_sessions: Mutex<PersonSessions>,
 }
 
 /// A poisoned lock only means another request panicked while holding it; the data is still usable.
@@ -109,6 +117,9 @@ impl Shared {
             client_audiences: Mutex::new(client_audiences),
             client_tokens: Mutex::default(),
             client_credentials_requests: Mutex::default(),
+            feed_requests: AtomicUsize::new(0),
+            feed_end: Mutex::new(FeedEnd::OfPage),
+            person_sessions: Mutex::default(),
         })
     }
 

@@ -1,10 +1,12 @@
-//! What the simulator remembers between requests: login transactions, codes, access tokens, consents.
-//! Every operation takes `now`, so expiry is tested without waiting. Every map is pruned and bounded.
+//! What the simulator remembers between requests: login transactions, codes, access tokens, consents,
+//! and the consent feed their changes are published to. Every operation takes `now`, so expiry is
+//! tested without waiting. Every map is pruned and bounded.
 
 use std::collections::HashMap;
 
 use jiff::{SignedDuration, Timestamp};
 
+use super::feed::{EventKind, FeedLog};
 use super::nin::Nin;
 use super::pkce;
 use super::random;
@@ -72,10 +74,38 @@ pub(crate) struct Consent {
     pub(crate) purpose: Purpose,
     pub(crate) single_use: bool,
     pub(crate) used: bool,
-    /// Revoked by the client (`DELETE /v1/debt/{id}`).
+    /// Revoked by the client (`DELETE /v1/debt/{id}`) or by the person at Min gjeld.
     pub(crate) revoked: bool,
     pub(crate) created_at: Timestamp,
     pub(crate) expires_at: Timestamp,
+    /// The client's own reference, in the feed's `externalConsentId` and (as NGI's example has
+    /// it) the ARKIVERT block's inner `consentId`: the agreement's `client_consent_id`, or a
+    /// UUID of its own for a consent given through the redirect flow.
+    pub(crate) external_id: String,
+    /// `SAMTYKKE_ARKIVERT` has been published: the consent has ended and the feed said so.
+    pub(crate) archived: bool,
+}
+
+impl Consent {
+    /// Whether it can still be used (and so revoked).
+    pub(crate) fn is_active(&self, now: Timestamp) -> bool {
+        !(self.revoked || (self.single_use && self.used)) && now < self.expires_at
+    }
+}
+
+/// The client the handle makes act, so that the sequence numbers a registered client sees have
+/// gaps. It is not registered: no one can log in as it or ask its tokens.
+pub(crate) const HIDDEN_CLIENT_ID: &str = "5f0c9d2e-8a4b-4c1d-9e7f-hidden000001";
+/// The test person the hidden client's consents are for.
+const HIDDEN_CLIENT_PERSON: &str = "15058000032";
+
+/// Why a person's revocation at Min gjeld was not done.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PersonRevokeError {
+    /// Not one of this person's consents.
+    Unknown,
+    /// It has ended already.
+    Ended,
 }
 
 /// What `/oauth2/token` hands out.
@@ -173,6 +203,7 @@ pub(crate) struct Store {
     consents: HashMap<String, Consent>,
     /// Keyed by client id and `client_consent_id` (see [`agreement_key`]).
     agreements: HashMap<String, RegisteredAgreement>,
+    pub(crate) feed: FeedLog,
 }
 
 /// One map key for a client's `client_consent_id`: the client id's length first, so no pair of
@@ -307,6 +338,8 @@ impl Store {
             revoked: false,
             created_at: now,
             expires_at: later(now, consent_ttl),
+            external_id: random::uuid(),
+            archived: false,
         };
         self.make_room_for_consent(now);
 
@@ -323,6 +356,7 @@ impl Store {
                 issued_at: now,
             },
         );
+        self.publish_created(&consent, now);
         self.consents.insert(consent.id.clone(), consent);
         Ok(Accepted { code, request })
     }
@@ -330,6 +364,8 @@ impl Store {
     /// Before a consent is added: drops ended ones when the map is full, then the oldest.
     fn make_room_for_consent(&mut self, now: Timestamp) {
         if self.consents.len() >= MAX_ENTRIES {
+            // Their ends reach the feed before they are forgotten.
+            self.notice_expired(now);
             self.consents
                 .retain(|_, c| c.expires_at > now && !(c.single_use && c.used));
         }
@@ -375,6 +411,8 @@ impl Store {
                 now,
                 SignedDuration::from_hours(24 * i64::from(agreement.days)),
             ),
+            external_id: client_consent_id.to_owned(),
+            archived: false,
         };
         self.make_room_for_consent(now);
         make_room(
@@ -391,6 +429,7 @@ impl Store {
                 created_at: now,
             },
         );
+        self.publish_created(&consent, now);
         self.consents.insert(consent.id.clone(), consent.clone());
         Ok(consent)
     }
@@ -468,9 +507,12 @@ impl Store {
             return Err(DebtRefusal::ConsentExpired(consent.expires_at));
         }
         consent.used = true;
-        Ok(DebtGrant {
-            consent: consent.clone(),
-        })
+        let consent = consent.clone();
+        if consent.single_use {
+            // Spent: it ends at NGI, and the feed says so.
+            self.archive(&consent.id, now, now);
+        }
+        Ok(DebtGrant { consent })
     }
 
     /// The consent `id`, if `client_id` holds it (another client's is as unknown to it).
@@ -478,6 +520,138 @@ impl Store {
         self.consents
             .get_mut(id)
             .filter(|c| c.client_id == client_id)
+    }
+
+    /// `DELETE /v1/debt/{id}` by the client holding an active consent: it ends, and the feed says so.
+    pub(crate) fn revoke_consent(&mut self, id: &str, now: Timestamp) {
+        if let Some(consent) = self.consents.get_mut(id) {
+            consent.revoked = true;
+        }
+        self.archive(id, now, now);
+    }
+
+    /// The person's consents, newest first (Min gjeld).
+    pub(crate) fn consents_of(&self, nin: &Nin) -> Vec<Consent> {
+        let mut consents: Vec<Consent> = self
+            .consents
+            .values()
+            .filter(|c| &c.nin == nin)
+            .cloned()
+            .collect();
+        consents.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        consents
+    }
+
+    /// The person withdraws consent `id` at Min gjeld: it ends, and the feed says so.
+    pub(crate) fn revoke_by_person(
+        &mut self,
+        id: &str,
+        nin: &Nin,
+        now: Timestamp,
+    ) -> Result<(), PersonRevokeError> {
+        let consent = self
+            .consents
+            .get_mut(id)
+            .filter(|c| &c.nin == nin)
+            .ok_or(PersonRevokeError::Unknown)?;
+        if !consent.is_active(now) {
+            return Err(PersonRevokeError::Ended);
+        }
+        consent.revoked = true;
+        self.archive(id, now, now);
+        Ok(())
+    }
+
+    /// Publishes `SAMTYKKE_ARKIVERT` for every consent that has expired and not yet been
+    /// archived (an unused single-use consent included), stamped with the moment it expired:
+    /// NGI notices an expiry some time after it happened.
+    pub(crate) fn notice_expired(&mut self, now: Timestamp) {
+        let mut expired: Vec<(Timestamp, String)> = self
+            .consents
+            .values()
+            .filter(|c| !c.archived && now >= c.expires_at)
+            .map(|c| (c.expires_at, c.id.clone()))
+            .collect();
+        expired.sort();
+        for (expired_at, id) in expired {
+            self.archive(&id, expired_at, now);
+        }
+    }
+
+    /// Publishes `SAMTYKKE_ARKIVERT` for consent `id` once; later calls do nothing.
+    fn archive(&mut self, id: &str, happened_at: Timestamp, now: Timestamp) {
+        let Some(consent) = self.consents.get_mut(id).filter(|c| !c.archived) else {
+            return;
+        };
+        consent.archived = true;
+        let kind = EventKind::Archived {
+            block_consent_id: consent.external_id.clone(),
+        };
+        let client_id = consent.client_id.clone();
+        self.feed.publish(&client_id, id, kind, happened_at, now);
+    }
+
+    fn publish_created(&mut self, consent: &Consent, now: Timestamp) {
+        let kind = EventKind::Created {
+            scope: consent.purpose.base_scope().to_owned(),
+            external_consent_id: Some(consent.external_id.clone()),
+        };
+        self.feed.publish(
+            &consent.client_id,
+            &consent.id,
+            kind,
+            consent.created_at,
+            now,
+        );
+    }
+
+    /// The hidden client is given a consent (one `SAMTYKKE_OPPRETTET` under the next number).
+    /// Returns that consent's id.
+    pub(crate) fn hidden_client_acts(&mut self, now: Timestamp) -> Option<String> {
+        let nin = Nin::parse(HIDDEN_CLIENT_PERSON)?;
+        let consent = Consent {
+            id: random::uuid(),
+            client_id: HIDDEN_CLIENT_ID.to_owned(),
+            nin,
+            purpose: Purpose::Processing,
+            single_use: false,
+            used: false,
+            revoked: false,
+            created_at: now,
+            expires_at: later(now, SignedDuration::from_hours(24)),
+            external_id: random::uuid(),
+            archived: false,
+        };
+        self.make_room_for_consent(now);
+        self.publish_created(&consent, now);
+        let id = consent.id.clone();
+        self.consents.insert(id.clone(), consent);
+        Some(id)
+    }
+
+    /// Publishes an event for consent `id` now, stamped `happened_at` (earlier, as an event NGI
+    /// publishes late): a repeated creation, or an archiving. Only the feed changes; the consent
+    /// itself stays as it is. `None` for an unknown consent.
+    pub(crate) fn publish_late(
+        &mut self,
+        id: &str,
+        archived: bool,
+        happened_at: Timestamp,
+        now: Timestamp,
+    ) -> Option<i64> {
+        let consent = self.consents.get(id)?;
+        let kind = if archived {
+            EventKind::Archived {
+                block_consent_id: consent.external_id.clone(),
+            }
+        } else {
+            EventKind::Created {
+                scope: consent.purpose.base_scope().to_owned(),
+                external_consent_id: Some(consent.external_id.clone()),
+            }
+        };
+        let client_id = consent.client_id.clone();
+        Some(self.feed.publish(&client_id, id, kind, happened_at, now))
     }
 
     /// RFC 7009: revokes an access token if this client holds it; unknown tokens are no error.

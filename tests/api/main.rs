@@ -7,6 +7,7 @@ mod client_credentials;
 mod consent_calls;
 mod debug_output;
 mod discovery;
+mod feed_calls;
 mod flow;
 mod helpers;
 mod hostile;

@@ -225,3 +225,53 @@ async fn the_debt_page_without_a_flow_and_an_unknown_page_are_accessible_in_engl
     accessible(&browser, "11-not-found-english").await?;
     browser.close().await
 }
+
+/// At the simulator's Min gjeld page a person logs in, sees the lasting consent they just gave,
+/// and withdraws it: every page accessible.
+#[tokio::test]
+async fn a_person_withdraws_a_consent_at_min_gjeld_on_accessible_pages() -> TestResult {
+    let Some(browser) = Browser::start().await? else {
+        return Ok(());
+    };
+    let settings = Settings::from_args(ServeArgs {
+        app_bind: Some("127.0.0.1:0".into()),
+        simulator_bind: Some("127.0.0.1:0".into()),
+        ngi_scope: Some("debt.unsecured.presentation.30".into()),
+        data_dir: Some(std::env::temp_dir().join(format!("ngi-browser-{}", uuid::Uuid::new_v4()))),
+        ..ServeArgs::default()
+    })
+    .unwrap();
+    let app = Application::build(settings).await.unwrap();
+    let site = app.public_url().to_string();
+    let ngi = app.simulator().unwrap().base_url().to_string();
+    tokio::spawn(app.run_until(std::future::pending()));
+
+    goto(&browser, &format!("{site}?lang=nb")).await?;
+    click_and_wait_for_navigation(&browser, "form.start button[type=submit]").await?;
+    click_and_wait_for_navigation(&browser, "button[name=nin][value='14842249091']").await?;
+    click_and_wait_for_navigation(&browser, "button[name=decision][value=accept]").await?;
+    assert_eq!(current_url(&browser).await?.path(), "/debt");
+
+    goto(&browser, &format!("{ngi}min-gjeld")).await?;
+    accessible(&browser, "30-min-gjeld-login").await?;
+    fill(&browser, "#nin", "12345678901").await?;
+    click_and_wait_for_navigation(&browser, "form[novalidate] button[type=submit]").await?;
+    assert!(body_text(&browser).await?.contains("ikke gyldig"));
+    accessible(&browser, "31-min-gjeld-login-refused").await?;
+
+    click_and_wait_for_navigation(&browser, "button[name=nin][value='14842249091']").await?;
+    let text = body_text(&browser).await?;
+    assert!(
+        text.contains("Demobanken") && text.contains("Aktivt"),
+        "{text}"
+    );
+    assert!(!text.contains("14842249091"));
+    accessible(&browser, "32-min-gjeld-consents").await?;
+
+    click_and_wait_for_navigation(&browser, "form[action='/min-gjeld/revoke'] button").await?;
+    let text = body_text(&browser).await?;
+    assert!(text.contains("Trukket tilbake"), "{text}");
+    accessible(&browser, "33-min-gjeld-withdrawn").await?;
+
+    browser.close().await
+}

@@ -327,3 +327,51 @@ async fn the_withdrawal_pages_reflow_at_320_css_pixels_in_either_language() -> T
     assert_eq!(report.pages.len(), 8, "not every page was checked");
     browser.close().await
 }
+
+/// Min gjeld at the simulator: the login, a refused number, the consents and a withdrawal.
+#[tokio::test]
+async fn the_min_gjeld_pages_reflow_at_320_css_pixels() -> TestResult {
+    let Some(browser) = Browser::start_with_viewport((REFLOW_WIDTH, 640)).await? else {
+        return Ok(());
+    };
+    let settings = Settings::from_args(ServeArgs {
+        app_bind: Some("127.0.0.1:0".into()),
+        simulator_bind: Some("127.0.0.1:0".into()),
+        ngi_scope: Some("debt.unsecured.presentation.30".into()),
+        data_dir: Some(
+            std::env::temp_dir().join(format!("ngi-consent-reflow-{}", uuid::Uuid::new_v4())),
+        ),
+        ..ServeArgs::default()
+    })
+    .unwrap();
+    let app = Application::build(settings).await.unwrap();
+    let site = app.public_url().to_string();
+    let ngi = app.simulator().unwrap().base_url().to_string();
+    tokio::spawn(app.run_until(std::future::pending()));
+    let mut report = Report::default();
+
+    let walked = async {
+        to_ngi_login(&browser, &site, "nb").await?;
+        log_in_and_decide(&browser, "14842249091", "accept").await?;
+        goto(&browser, &format!("{ngi}min-gjeld")).await?;
+        report.check(&browser, "min gjeld login", "nb").await?;
+        fill(&browser, "#nin", "12345678901").await?;
+        click_and_wait_for_navigation(&browser, "form[novalidate] button[type=submit]").await?;
+        report
+            .check(&browser, "min gjeld login, number refused", "nb")
+            .await?;
+        click_and_wait_for_navigation(&browser, "button[name=nin][value='14842249091']").await?;
+        report.check(&browser, "min gjeld consents", "nb").await?;
+        click_and_wait_for_navigation(&browser, "form[action='/min-gjeld/revoke'] button").await?;
+        report.check(&browser, "min gjeld, withdrawn", "nb").await
+    }
+    .await;
+    assert!(
+        report.failures.is_empty(),
+        "Min gjeld pages fail the reflow checks at {REFLOW_WIDTH} px:\n{}",
+        report.failures.join("\n")
+    );
+    walked?;
+    assert_eq!(report.pages.len(), 4, "not every page was checked");
+    browser.close().await
+}

@@ -317,3 +317,119 @@ fn the_same_agreement_again_is_the_same_consent_and_other_data_a_conflict() {
 fn agreement_keys_of_different_pairs_never_meet() {
     assert_ne!(agreement_key("a:b", "c"), agreement_key("a", "b:c"));
 }
+
+/// The kinds of `client`'s events in the feed, in order.
+fn feed_kinds(store: &mut Store, client: &str, at: Timestamp) -> Vec<(String, &'static str)> {
+    store
+        .feed
+        .page(client, 0, 1000, at)
+        .into_iter()
+        .map(|e| {
+            let kind = match e.kind {
+                EventKind::Created { .. } => "created",
+                EventKind::Archived { .. } => "archived",
+            };
+            (e.consent_id, kind)
+        })
+        .collect()
+}
+
+#[test]
+fn a_single_use_consent_is_created_then_archived_when_spent() {
+    let mut store = Store::default();
+    let token = token_for(&mut store, "debt.unsecured.presentation");
+    let id = store.use_token(&token, t0()).unwrap().consent.id;
+    assert_eq!(
+        feed_kinds(&mut store, CLIENT, t0()),
+        [(id.clone(), "created"), (id, "archived")]
+    );
+}
+
+#[test]
+fn the_same_agreement_again_publishes_no_second_creation() {
+    let mut store = Store::default();
+    let id = store
+        .register_agreement(CLIENT, "APP-1", agreement(28), t0())
+        .unwrap()
+        .id;
+    store
+        .register_agreement(CLIENT, "APP-1", agreement(28), t0())
+        .unwrap();
+    assert_eq!(feed_kinds(&mut store, CLIENT, t0()), [(id, "created")]);
+    let event = store.feed.get(1).unwrap();
+    assert_eq!(
+        event.kind,
+        EventKind::Created {
+            scope: "debt.unsecured.processing".into(),
+            external_consent_id: Some("APP-1".into()),
+        }
+    );
+}
+
+#[test]
+fn an_expiry_is_published_once_when_noticed_stamped_when_it_happened() {
+    let mut store = Store::default();
+    let consent = store
+        .register_agreement(CLIENT, "APP-1", agreement(1), t0())
+        .unwrap();
+    store.notice_expired(t0());
+    assert_eq!(store.feed.last(), 1, "not expired yet");
+    let much_later = later(t0(), SignedDuration::from_hours(50));
+    store.notice_expired(much_later);
+    store.notice_expired(much_later);
+    assert_eq!(store.feed.last(), 2, "one archiving, however often noticed");
+    let archived = store.feed.get(2).unwrap();
+    assert_eq!(archived.timestamp, consent.expires_at);
+    assert_eq!(
+        archived.kind,
+        EventKind::Archived {
+            block_consent_id: "APP-1".into()
+        }
+    );
+}
+
+#[test]
+fn a_person_revokes_only_their_own_active_consent_and_the_feed_says_so() {
+    let mut store = Store::default();
+    let id = store
+        .register_agreement(CLIENT, "APP-1", agreement(28), t0())
+        .unwrap()
+        .id;
+    let other = Nin::parse("29868099311").unwrap();
+    assert_eq!(
+        store.revoke_by_person(&id, &other, t0()),
+        Err(PersonRevokeError::Unknown)
+    );
+    assert_eq!(store.revoke_by_person(&id, &nin(), t0()), Ok(()));
+    assert_eq!(
+        store.revoke_by_person(&id, &nin(), t0()),
+        Err(PersonRevokeError::Ended)
+    );
+    assert!(!store.client_consent(&id, CLIENT).unwrap().is_active(t0()));
+    assert_eq!(
+        feed_kinds(&mut store, CLIENT, t0()),
+        [(id.clone(), "created"), (id, "archived")]
+    );
+    assert_eq!(store.consents_of(&nin()).len(), 1);
+    assert!(store.consents_of(&other).is_empty());
+}
+
+#[test]
+fn the_hidden_client_leaves_gaps_in_what_a_client_sees() {
+    let mut store = Store::default();
+    store
+        .register_agreement(CLIENT, "APP-1", agreement(28), t0())
+        .unwrap();
+    store.hidden_client_acts(t0()).unwrap();
+    store.hidden_client_acts(t0()).unwrap();
+    store
+        .register_agreement(CLIENT, "APP-2", agreement(28), t0())
+        .unwrap();
+    let seen: Vec<i64> = store
+        .feed
+        .page(CLIENT, 0, 10, t0())
+        .iter()
+        .map(|e| e.sequence_nr)
+        .collect();
+    assert_eq!(seen, [1, 4]);
+}

@@ -7,6 +7,7 @@ mod authorize;
 mod client_credentials;
 mod debt;
 mod faults;
+mod feed;
 mod token;
 mod whole_flow;
 
