@@ -17,6 +17,8 @@ pub enum Endpoint {
     Revoke,
     /// `PUT /v1/consent/agreement`: registering an integrated consent.
     Agreement,
+    /// The JWKS named by discovery's `jwks_uri`: the keys of NGI's ID tokens.
+    Jwks,
 }
 
 impl Endpoint {
@@ -29,6 +31,7 @@ impl Endpoint {
         "consent_status",
         "revoke",
         "agreement",
+        "jwks",
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +43,7 @@ impl Endpoint {
             Endpoint::ConsentStatus => "consent_status",
             Endpoint::Revoke => "revoke",
             Endpoint::Agreement => "agreement",
+            Endpoint::Jwks => "jwks",
         }
     }
 }

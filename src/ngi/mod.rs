@@ -7,4 +7,5 @@ pub mod client;
 pub mod consents;
 pub mod credentials;
 mod error;
+pub mod id_token;
 pub mod wire;

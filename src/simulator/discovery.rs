@@ -1,12 +1,13 @@
 //! `/.well-known/openid-configuration` and the JWKS it points to, shaped like NGI's.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
-use super::state::Shared;
+use super::state::{Shared, lock};
 
 pub(crate) async fn openid_configuration(State(shared): State<Arc<Shared>>) -> Json<Value> {
     tracing::debug!(
@@ -40,7 +41,10 @@ pub(crate) async fn openid_configuration(State(shared): State<Arc<Shared>>) -> J
     Json(metadata)
 }
 
-/// No keys: the simulator issues no ID tokens.
-pub(crate) async fn jwks() -> Json<Value> {
-    Json(json!({ "keys": [] }))
+/// The public half of the ID-token keys: one, or two once a test rotated them.
+pub(crate) async fn jwks(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    tracing::debug!(route = "/.well-known/jwks.json", "simulator request");
+    shared.jwks_requests.fetch_add(1, Ordering::SeqCst);
+    let rotated = lock(&shared.id_tokens).rotated;
+    Json(shared.signer.jwks(rotated))
 }

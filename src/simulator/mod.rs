@@ -2,7 +2,9 @@
 //! a consent page, `/oauth2/token` (authorization code with `client_secret_basic` and PKCE S256, and client
 //! credentials per audience), `/v1/debt` with fixtures for the two synthetic test persons, and debt by
 //! consent id, status and revoke for the consents it issued, and integrated consent (`PUT
-//! /v1/consent/agreement`). Tests can inject faults and observe what the client sent.
+//! /v1/consent/agreement`). With `openid` the token answer carries an RS256 ID token (`pid`,
+//! `consent_id`, the `nonce`) whose key the JWKS publishes. Tests can inject faults (bad ID tokens
+//! too) and observe what the client sent.
 //!
 //! It imports nothing else from this crate: the client and the simulator each read NGI's wire format on
 //! their own, so they cannot share a misunderstanding of it.
@@ -15,6 +17,7 @@ mod consents;
 mod debt;
 mod discovery;
 mod fault;
+mod id_token;
 mod nin;
 mod pages;
 mod params;
@@ -35,6 +38,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 
 pub use client_credentials::Audience;
+pub use id_token::IdTokenFault;
 use state::{Shared, lock};
 
 /// A client registered at the simulated NGI.
@@ -216,6 +220,26 @@ impl SimulatorHandle {
     /// Access tokens issued, oldest first (the most recent 1000).
     pub fn issued_access_tokens(&self) -> Vec<String> {
         lock(&self.shared.issued).tokens.iter().cloned().collect()
+    }
+
+    /// Whether a code granted with `openid` brings an ID token (on from the start).
+    pub fn set_id_tokens(&self, on: bool) {
+        lock(&self.shared.id_tokens).on = on;
+    }
+
+    /// Makes every ID token from now on bad in this way, until cleared with `None`.
+    pub fn set_id_token_fault(&self, fault: Option<IdTokenFault>) {
+        lock(&self.shared.id_tokens).fault = fault;
+    }
+
+    /// Publishes a second ID-token key beside the first and signs with it from now on.
+    pub fn rotate_id_token_key(&self) {
+        lock(&self.shared.id_tokens).rotated = true;
+    }
+
+    /// `GET /.well-known/jwks.json` calls received.
+    pub fn jwks_requests(&self) -> usize {
+        self.shared.jwks_requests.load(Ordering::SeqCst)
     }
 
     /// Moves the simulator's clock forward (codes, transactions, tokens and consents expire by it).

@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use jiff::{SignedDuration, Timestamp};
 
 use super::client_credentials::{Audience, ClientTokens};
+use super::id_token::{IdTokenFault, Signer};
 use super::store::{Store, later};
 use super::{
     ClientRegistration, DebtRequestSeen, Endpoint, Fault, SimulatorConfig, TokenRequestSeen,
@@ -59,6 +60,29 @@ pub(crate) struct Shared {
     pub(crate) client_audiences: Mutex<HashMap<String, Vec<Audience>>>,
     pub(crate) client_tokens: Mutex<ClientTokens>,
     pub(crate) client_credentials_requests: Mutex<HashMap<Audience, usize>>,
+    /// The ID-token keys (embedded test keys) and how tokens are issued now.
+    pub(crate) signer: Signer,
+    pub(crate) id_tokens: Mutex<IdTokenSettings>,
+    /// `GET /.well-known/jwks.json` calls received.
+    pub(crate) jwks_requests: AtomicUsize,
+}
+
+/// How the simulator answers `openid` now: on by default, as NGI's scope reference describes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct IdTokenSettings {
+    pub(crate) on: bool,
+    pub(crate) rotated: bool,
+    pub(crate) fault: Option<IdTokenFault>,
+}
+
+impl Default for IdTokenSettings {
+    fn default() -> Self {
+        Self {
+            on: true,
+            rotated: false,
+            fault: None,
+        }
+    }
 }
 
 /// A poisoned lock only means another request panicked while holding it; the data is still usable.
@@ -109,6 +133,10 @@ impl Shared {
             client_audiences: Mutex::new(client_audiences),
             client_tokens: Mutex::default(),
             client_credentials_requests: Mutex::default(),
+            signer: Signer::new()
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?,
+            id_tokens: Mutex::default(),
+            jwks_requests: AtomicUsize::new(0),
         })
     }
 

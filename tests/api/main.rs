@@ -10,6 +10,7 @@ mod discovery;
 mod flow;
 mod helpers;
 mod hostile;
+mod id_token;
 mod ledger_flow;
 mod lifecycle;
 mod operations;

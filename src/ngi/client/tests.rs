@@ -13,6 +13,7 @@ fn every_endpoint_and_error_kind_label_is_listed_for_the_metrics() {
         Endpoint::ConsentStatus,
         Endpoint::Revoke,
         Endpoint::Agreement,
+        Endpoint::Jwks,
     ];
     for endpoint in endpoints {
         assert!(Endpoint::LABELS.contains(&endpoint.as_str()));
