@@ -79,6 +79,8 @@ pub enum Endpoint {
     Consent,
     /// `PUT /v1/consent/agreement`.
     Agreement,
+    /// `GET /.well-known/jwks.json`.
+    Jwks,
 }
 
 /// What a faulted endpoint does instead of (or before) its normal answer.

@@ -5,7 +5,7 @@
 use jiff::SignedDuration;
 use ngi_consent::config::ServeArgs;
 use ngi_consent::ledger::ListQuery;
-use ngi_consent::simulator::IdTokenFault;
+use ngi_consent::simulator::{Endpoint, Fault, IdTokenFault};
 use reqwest::StatusCode;
 
 use crate::helpers::*;
@@ -197,4 +197,40 @@ async fn without_openid_no_nonce_is_sent_and_no_id_token_comes() {
     assert!(!params.contains_key("nonce"));
     shows_the_debt(&app).await;
     assert_eq!(app.sim.jwks_requests(), 0);
+}
+
+#[tokio::test]
+async fn keys_that_cannot_be_fetched_stop_the_flow_as_ngi_s_failure() {
+    let app = spawn_openid_app().await;
+    app.sim.set_fault(Endpoint::Jwks, Some(Fault::status(500)));
+    let callback = app.consent_as(PERSON_1).await;
+    let page = app.get_url(callback).await;
+    assert!(page.status().is_server_error(), "{}", page.status());
+    assert_eq!(ledger_rows(&app).await, 0);
+    assert_eq!(app.sim.debt_requests(), 0, "no debt fetched unverified");
+    assert_ne!(app.get("/debt").await.status(), StatusCode::OK);
+
+    // The keys are read again on the next flow, not cached as missing.
+    app.sim.set_fault(Endpoint::Jwks, None);
+    shows_the_debt(&app).await;
+    assert_eq!(app.sim.jwks_requests(), 2);
+}
+
+#[tokio::test]
+async fn with_a_configured_issuer_the_keys_are_found_through_discovery_when_needed() {
+    // A site whose issuer is configured does not read discovery at start-up; the first ID token
+    // makes it read discovery for `jwks_uri`, and the keys are then verified as always.
+    let app = spawn_app_with(Options {
+        args: ServeArgs {
+            ngi_scope: Some(OPENID_SCOPE.into()),
+            ..ServeArgs::default()
+        },
+        pin_issuer: true,
+        ..Options::default()
+    })
+    .await;
+    shows_the_debt(&app).await;
+    assert_eq!(app.sim.jwks_requests(), 1);
+    app.sim.set_id_token_fault(Some(IdTokenFault::WrongIssuer));
+    is_refused(&app).await;
 }
