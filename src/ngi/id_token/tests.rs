@@ -156,6 +156,17 @@ fn only_rs256_is_accepted_whatever_the_signature() {
             "{alg}"
         );
     }
+    for odd in ["RS256\nforged log line", "", "a-very-long-algorithm-name"] {
+        assert_eq!(
+            refusal(with(header(), "alg", json!(odd)), claims()),
+            IdTokenRefusal::Algorithm("other".into()),
+            "{odd:?}"
+        );
+    }
+    assert_eq!(
+        refusal(with(header(), "alg", json!(256)), claims()),
+        IdTokenRefusal::Malformed
+    );
     // An unsigned token, the classic way: alg none and an empty signature.
     let unsigned = format!(
         "{}.{}.",
