@@ -109,6 +109,9 @@ error_kinds! {
     NgiTimeout => (GATEWAY_TIMEOUT, "ngi_timeout", err_ngi_timeout, restart: true, alert: false),
     NgiBadAnswer => (BAD_GATEWAY, "ngi_bad_answer", err_ngi_bad_answer, restart: true, alert: false),
     PersonMismatch => (FORBIDDEN, "person_mismatch", err_person_mismatch, restart: true, alert: false),
+    /// NGI's ID token failed a check (signature, issuer, audience, time, nonce, or it names
+    /// another person or consent than the debt answer): NGI's failure, or someone posing as NGI.
+    IdTokenRefused => (BAD_GATEWAY, "id_token_refused", err_id_token_refused, restart: true, alert: false),
     NoDebt => (NOT_FOUND, "no_debt", err_no_debt, restart: true, alert: false),
     /// A withdrawal with no lasting consent in the session.
     NoConsent => (NOT_FOUND, "no_consent", err_no_consent, restart: false, alert: false),
@@ -230,9 +233,12 @@ impl From<CompleteError> for AppError {
     fn from(e: CompleteError) -> Self {
         match e {
             CompleteError::Ngi(e) => e.into(),
-            CompleteError::PersonMismatch | CompleteError::PurposeMismatch { .. } => {
+            CompleteError::PersonMismatch
+            | CompleteError::PurposeMismatch { .. }
+            | CompleteError::IdTokenRefused(_) => {
                 let kind = match e {
                     CompleteError::PersonMismatch => ErrorKind::PersonMismatch,
+                    CompleteError::IdTokenRefused(_) => ErrorKind::IdTokenRefused,
                     _ => ErrorKind::PurposeMismatch,
                 };
                 AppError::caused_by(kind, "the flow did not complete", e)

@@ -168,6 +168,7 @@ pub struct Texts {
     pub err_ngi_timeout: ErrorText,
     pub err_ngi_bad_answer: ErrorText,
     pub err_person_mismatch: ErrorText,
+    pub err_id_token_refused: ErrorText,
     pub err_no_debt: ErrorText,
     pub err_bad_request: ErrorText,
     pub err_bad_link: ErrorText,
@@ -323,6 +324,10 @@ pub static NB: Texts = Texts {
     err_person_mismatch: ErrorText {
         title: "Opplysningene gjelder en annen person",
         body: "Fødselsnummeret du oppga, stemmer ikke med den som logget inn hos Norsk Gjeldsinformasjon. Vi viser derfor ikke opplysningene, og de er ikke lagret. Start på nytt og logg inn som deg selv.",
+    },
+    err_id_token_refused: ErrorText {
+        title: "Vi kunne ikke bekrefte svaret fra Norsk Gjeldsinformasjon",
+        body: "Identitetsbeviset som fulgte med svaret besto ikke kontrollen vår. Vi viser derfor ikke opplysningene, og ingenting er lagret. Start på nytt.",
     },
     err_no_debt: ErrorText {
         title: "Ingen gjeldsopplysninger å vise",
@@ -506,6 +511,10 @@ pub static EN: Texts = Texts {
     err_person_mismatch: ErrorText {
         title: "The information is about another person",
         body: "The national identity number you gave does not match the person who logged in at Norsk Gjeldsinformasjon. So we do not show the information, and it has not been stored. Start again and log in as yourself.",
+    },
+    err_id_token_refused: ErrorText {
+        title: "We could not confirm the answer from Norsk Gjeldsinformasjon",
+        body: "The proof of identity that came with the answer did not pass our checks. So we do not show the information, and nothing is kept. Please start again.",
     },
     err_no_debt: ErrorText {
         title: "No debt information to show",

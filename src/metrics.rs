@@ -13,6 +13,9 @@ pub const NGI_REQUEST_SECONDS: &str = "ngi_consent_ngi_request_duration_seconds"
 pub const NGI_ERRORS: &str = "ngi_consent_ngi_errors_total";
 pub const CLIENT_CREDENTIALS: &str = "ngi_consent_client_credentials_requests_total";
 pub const LEDGER_WRITE_FAILURES: &str = "ngi_consent_ledger_write_failures_total";
+pub const ID_TOKENS: &str = "ngi_consent_id_tokens_total";
+/// The outcomes of NGI's ID token after a code exchange: none came, it passed, it was refused.
+pub const ID_TOKEN_OUTCOMES: &[&str] = &["absent", "verified", "refused"];
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -42,6 +45,9 @@ pub fn register_all(
 ) {
     metrics::counter!(FLOWS_STARTED).increment(0);
     metrics::counter!(LEDGER_WRITE_FAILURES, "operation" => "record_granted").increment(0);
+    for &outcome in ID_TOKEN_OUTCOMES {
+        metrics::counter!(ID_TOKENS, "outcome" => outcome).increment(0);
+    }
     for outcome in callback_outcomes {
         metrics::counter!(CALLBACKS, "outcome" => outcome).increment(0);
     }
@@ -73,6 +79,11 @@ pub fn client_credentials(audience: &'static str, outcome: &'static str) {
 /// A write to the consent ledger failed (`operation`: the ledger's method).
 pub fn ledger_write_failed(operation: &'static str) {
     metrics::counter!(LEDGER_WRITE_FAILURES, "operation" => operation).increment(1);
+}
+
+/// What became of the ID token of one code exchange (`absent`, `verified`, `refused`).
+pub fn id_token(outcome: &'static str) {
+    metrics::counter!(ID_TOKENS, "outcome" => outcome).increment(1);
 }
 
 pub fn flow_started() {

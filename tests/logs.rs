@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use helpers::*;
 use ngi_consent::config::LogFormat;
-use ngi_consent::simulator::{Endpoint, Fault};
+use ngi_consent::simulator::{Endpoint, Fault, IdTokenFault};
 use serde_json::Value;
 use tracing_subscriber::EnvFilter;
 
@@ -117,6 +117,42 @@ async fn whole_flows_leave_no_secret_in_the_logs() {
     }
     assert!(!logs.contains("code="), "a query string is in the logs");
     assert!(!logs.contains("state="), "a query string is in the logs");
+}
+
+#[tokio::test]
+async fn id_tokens_and_nonces_never_reach_the_logs() {
+    captured();
+    let app = spawn_app_with(Options {
+        args: ngi_consent::config::ServeArgs {
+            ngi_scope: Some("debt.unsecured.presentation openid".into()),
+            ..Default::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let mut nonces = Vec::new();
+    for fault in [
+        None,
+        Some(IdTokenFault::WrongNonce),
+        Some(IdTokenFault::OtherPid),
+        Some(IdTokenFault::AlgNone),
+    ] {
+        app.sim.set_id_token_fault(fault);
+        let authorize = app.start().await;
+        nonces.push(query(&authorize)["nonce"].clone());
+        let tx = app.log_in_at_ngi(authorize, PERSON_1).await;
+        let callback = app.decide_at_ngi(&tx, "accept").await;
+        let status = app.get_url(callback).await.status();
+        assert_eq!(status.is_server_error(), fault.is_some(), "{fault:?}");
+    }
+    let logs = text();
+    assert!(logs.contains("id_token_refused"), "the refusal is logged");
+    for nonce in &nonces {
+        assert!(!logs.contains(nonce.as_str()), "a nonce is in the logs");
+    }
+    // Every JWT begins with the base64 of `{"`: none may be in the logs.
+    assert!(!logs.contains("eyJ"), "a JWT is in the logs");
+    assert!(!logs.contains(PERSON_1), "a pid is in the logs");
 }
 
 #[tokio::test]

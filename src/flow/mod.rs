@@ -15,7 +15,8 @@ use crate::domain::debt::DebtSummary;
 use crate::domain::nin::Nin;
 use crate::domain::reference::Reference;
 use crate::domain::scope::Purpose;
-use crate::ngi::client::{NgiClient, NgiError};
+use crate::ngi::client::{IdTokenError, NgiClient, NgiError};
+use crate::ngi::id_token::IdTokenRefusal;
 use pending::{PendingAuthorization, new_state};
 
 /// Starts a flow: the URL to send the browser to, and the pending authorization to keep. The
@@ -28,7 +29,8 @@ pub fn start(
 ) -> (Url, PendingAuthorization) {
     let auth = ngi.authorize(new_state);
     let pending = PendingAuthorization::new(auth.state, auth.pkce_verifier, now, expected_nin)
-        .with_reference(reference);
+        .with_reference(reference)
+        .with_nonce(auth.nonce);
     (auth.url, pending)
 }
 
@@ -43,19 +45,25 @@ pub enum CompleteError {
     /// NGI's token answer or debt answer names another purpose than the one asked for.
     #[error("NGI's {answer} is for another purpose than the one asked for")]
     PurposeMismatch { answer: &'static str },
+    /// The token answer carried an ID token that did not pass, or does not agree with the
+    /// debt answer.
+    #[error("NGI's ID token was refused")]
+    IdTokenRefused(#[source] IdTokenRefusal),
 }
 
 /// Completes a granted flow whose state has already been taken and checked: exchanges the code
-/// (once), fetches the debt (once) and drops the token. The summary is only returned when it is
-/// about the person the applicant said they are; it comes with the application reference the
-/// flow was started with, if any.
+/// (once), verifies the ID token if one came, fetches the debt (once) and drops the tokens. The
+/// summary is only returned when it is about the person the applicant said they are and, with an
+/// ID token, the person and consent the token names; it comes with the application reference
+/// the flow was started with, if any. `now` is our clock, for the ID token's times.
 pub async fn complete(
     ngi: &NgiClient,
     pending: PendingAuthorization,
     code: AuthorizationCode,
     trace_id: &str,
+    now: Timestamp,
 ) -> Result<(DebtSummary, Option<Reference>), CompleteError> {
-    let (_state, verifier, expected_nin, reference) = pending.into_parts();
+    let (_state, verifier, expected_nin, reference, nonce) = pending.into_parts();
     let asked = ngi.scope().purpose();
     let grant = ngi.exchange_code(code, verifier, trace_id).await?;
     if !granted_as_asked(asked, grant.scopes.as_deref()) {
@@ -63,7 +71,32 @@ pub async fn complete(
             answer: "token answer",
         });
     }
+    // NGI's FAQ says no ID token comes, its scope reference says one does: none is normal, and
+    // one that came must pass in full before the debt is even fetched.
+    let verified = match &grant.id_token {
+        None => {
+            crate::metrics::id_token("absent");
+            None
+        }
+        Some(token) => match ngi.verify_id_token(token, nonce.as_ref(), now).await {
+            Ok(verified) => Some(verified),
+            Err(IdTokenError::Refused(refusal)) => {
+                crate::metrics::id_token("refused");
+                return Err(CompleteError::IdTokenRefused(refusal));
+            }
+            Err(IdTokenError::Keys(e)) => return Err(e.into()),
+        },
+    };
+    drop(grant.id_token);
     let summary = ngi.fetch_debt(&grant.access_token, trace_id).await?;
+    if let Some(verified) = verified {
+        let consent_id = summary.consent.as_ref().map(|c| c.id.as_str());
+        if let Err(refusal) = verified.check_debt(&summary.ssn, consent_id) {
+            crate::metrics::id_token("refused");
+            return Err(CompleteError::IdTokenRefused(refusal));
+        }
+        crate::metrics::id_token("verified");
+    }
     if summary
         .consent
         .as_ref()

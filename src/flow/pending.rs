@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::nin::Nin;
 use crate::domain::reference::Reference;
+use crate::ngi::id_token::Nonce;
 
 /// How long a person may take at NGI (login with BankID, consent) before the flow expires.
 pub const FLOW_LIFETIME: SignedDuration = SignedDuration::from_mins(10);
@@ -29,6 +30,10 @@ pub struct PendingAuthorization {
     /// started). Absent in sessions written before references existed.
     #[serde(default)]
     reference: Option<Reference>,
+    /// The OpenID Connect nonce sent with this flow (only with `openid`); the ID token must
+    /// carry it back. Absent in sessions written before ID tokens were checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nonce: Option<Nonce>,
 }
 
 impl PendingAuthorization {
@@ -44,7 +49,14 @@ impl PendingAuthorization {
             created_at,
             expected_nin,
             reference: None,
+            nonce: None,
         }
+    }
+
+    /// The same flow, with the nonce its authorization request carried.
+    pub fn with_nonce(mut self, nonce: Option<Nonce>) -> Self {
+        self.nonce = nonce;
+        self
     }
 
     /// The same flow, carrying the application reference a signed link gave.
@@ -72,7 +84,7 @@ impl PendingAuthorization {
     }
 
     /// The PKCE verifier, for the code exchange (it never leaves the server otherwise), the
-    /// expected person and the application reference.
+    /// expected person, the application reference and the nonce.
     pub fn into_parts(
         self,
     ) -> (
@@ -80,12 +92,14 @@ impl PendingAuthorization {
         Option<PkceCodeVerifier>,
         Option<Nin>,
         Option<Reference>,
+        Option<Nonce>,
     ) {
         (
             self.state,
             self.pkce_verifier,
             self.expected_nin,
             self.reference,
+            self.nonce,
         )
     }
 }
@@ -306,6 +320,20 @@ mod tests {
         let back: PendingAuthorization =
             serde_json::from_value(serde_json::Value::Object(old)).unwrap();
         assert_eq!(back.reference(), None);
+    }
+
+    #[test]
+    fn a_nonce_travels_through_the_session_and_out_of_the_flow() {
+        let nonce = Nonce::new("the-nonce-value".into());
+        let pending = flow("a", at(0)).with_nonce(Some(nonce));
+        assert!(!format!("{pending:?}").contains("the-nonce-value"));
+        let stored = serde_json::to_string(&pending).unwrap();
+        let back: PendingAuthorization = serde_json::from_str(&stored).unwrap();
+        let kept = back.into_parts().4.map(|n| n.secret().to_owned());
+        assert_eq!(kept.as_deref(), Some("the-nonce-value"));
+        let without: PendingAuthorization =
+            serde_json::from_str(&serde_json::to_string(&flow("b", at(0))).unwrap()).unwrap();
+        assert!(without.into_parts().4.is_none());
     }
 
     #[test]

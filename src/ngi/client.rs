@@ -1,23 +1,31 @@
 //! The NGI client: the authorization URL and code exchange through the `oauth2` crate, the debt
-//! API, and the discovery document that names NGI's issuer. One outbound HTTP client serves all
-//! of them: built once, redirects off (the oauth2 crate's SSRF advice), connect and total timeouts.
+//! API, the discovery document that names NGI's issuer, and the keys of NGI's ID tokens. One
+//! outbound HTTP client serves all of them: built once, redirects off (the oauth2 crate's SSRF
+//! advice), connect and total timeouts.
 
 use std::time::Duration;
 
-use oauth2::basic::BasicClient;
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
 use oauth2::{
     AccessToken, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
-    TokenResponse, TokenUrl,
+    EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse,
+    TokenUrl,
 };
 use reqwest::header::{self, HeaderValue};
 use std::sync::OnceLock;
 
-use serde::Deserialize;
+use jiff::Timestamp;
+use jsonwebtoken::DecodingKey;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::domain::debt::DebtSummary;
 use crate::domain::scope::ConsentScope;
+use crate::ngi::id_token::{self, IdToken, KeyCache, Nonce};
 
 pub(crate) use super::answer::{
     error_answer, is_json, json_error, loggable, read_body, read_debt_answer,
@@ -27,8 +35,39 @@ pub use super::error::{ClientSetupError, DiscoveryError, Endpoint, NgiError};
 /// The header NGI echoes as `trace_id` in its error answers; we send our own request id in it.
 pub const TRACE_HEADER: &str = "x-trace-id";
 
-pub(crate) type OAuthClient =
-    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+/// The token answer's one field beyond OAuth's: OpenID Connect's `id_token`, kept as text until
+/// it is verified (and never after).
+#[derive(Clone, Default, Deserialize, Serialize)]
+pub(crate) struct IdTokenField {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+}
+
+impl std::fmt::Debug for IdTokenField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdTokenField")
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+impl ExtraTokenFields for IdTokenField {}
+
+/// NGI's token answer: OAuth's fields and, with `openid`, perhaps an ID token.
+pub(crate) type TokenAnswer = StandardTokenResponse<IdTokenField, BasicTokenType>;
+
+pub(crate) type OAuthClient = oauth2::Client<
+    BasicErrorResponse,
+    TokenAnswer,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
 
 /// Where NGI is and how this site is registered there.
 #[derive(Debug, Clone)]
@@ -47,12 +86,13 @@ pub struct NgiConfig {
     pub connect_timeout: Duration,
 }
 
-/// What the token endpoint granted: the access token (used once, then dropped) and the scope
+/// What the token endpoint granted: the access token (used once, then dropped), the scope
 /// NGI says it granted (`None` when it left `scope` out: then it is the one asked for, RFC 6749
-/// §5.1).
+/// §5.1), and the ID token if one came (unverified).
 pub struct Grant {
     pub access_token: AccessToken,
     pub scopes: Option<Vec<String>>,
+    pub id_token: Option<IdToken>,
 }
 
 /// A started flow: where to send the browser, and what to keep server-side.
@@ -60,6 +100,8 @@ pub struct Authorization {
     pub url: Url,
     pub state: CsrfToken,
     pub pkce_verifier: Option<PkceCodeVerifier>,
+    /// Sent with `openid` only: the ID token must carry it back.
+    pub nonce: Option<Nonce>,
 }
 
 /// The one client for everything NGI.
@@ -76,6 +118,11 @@ pub struct NgiClient {
     /// Pinned at construction, or set once by discovery; never cleared.
     issuer: OnceLock<IssuerRule>,
     discovery_url: Url,
+    /// Discovery's `jwks_uri`, once read.
+    jwks_uri: OnceLock<Url>,
+    /// NGI's ID-token keys. The lock is held across a fetch, so flows that find the same
+    /// unknown `kid` fetch once between them.
+    keys: tokio::sync::Mutex<KeyCache>,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +130,16 @@ struct Discovery {
     issuer: String,
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
+    jwks_uri: Option<String>,
+}
+
+/// Why an ID token did not pass: refused by a check, or NGI's keys could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum IdTokenError {
+    #[error(transparent)]
+    Refused(#[from] id_token::IdTokenRefusal),
+    #[error("NGI's ID-token keys could not be read")]
+    Keys(#[source] NgiError),
 }
 
 /// What an `iss` callback parameter must be (RFC 9207).
@@ -100,7 +157,7 @@ impl NgiClient {
             base.join(path)
                 .map_err(|source| ClientSetupError::Url { path, source })
         };
-        let oauth = BasicClient::new(config.client_id.clone())
+        let oauth: OAuthClient = oauth2::Client::new(config.client_id.clone())
             .set_client_secret(config.client_secret)
             .set_auth_uri(AuthUrl::from_url(join(&config.access, "oauth2/auth")?))
             .set_token_uri(TokenUrl::from_url(join(&config.access, "oauth2/token")?))
@@ -131,6 +188,8 @@ impl NgiClient {
             scope: config.scope,
             pkce: config.pkce,
             issuer,
+            jwks_uri: OnceLock::new(),
+            keys: tokio::sync::Mutex::default(),
         })
     }
 
@@ -166,11 +225,18 @@ impl NgiClient {
         } else {
             None
         };
+        // OpenID Connect's nonce: the ID token must carry it back, which ties the token to this
+        // flow (a token replayed from another flow has another nonce).
+        let nonce = self.scope.openid().then(Nonce::new_random);
+        if let Some(nonce) = &nonce {
+            request = request.add_extra_param("nonce", nonce.secret().to_owned());
+        }
         let (url, state) = request.url();
         Authorization {
             url,
             state,
             pkce_verifier,
+            nonce,
         }
     }
 
@@ -217,6 +283,7 @@ impl NgiClient {
                 scopes: answer
                     .scopes()
                     .map(|scopes| scopes.iter().map(|s| s.to_string()).collect()),
+                id_token: answer.extra_fields().id_token.clone().map(IdToken::new),
             }),
             Err(RequestTokenError::ServerResponse(e)) => Err(NgiError::TokenRefused {
                 code: loggable(e.error().as_ref()),
@@ -275,14 +342,100 @@ impl NgiClient {
         if let Some(rule) = self.issuer.get() {
             return Ok(rule);
         }
-        let rule = measured(Endpoint::Discovery, self.fetch_discovery())
+        let (rule, jwks_uri) = measured(Endpoint::Discovery, self.fetch_discovery())
             .await
             .map_err(|e| DiscoveryError::classify(self.discovery_url.clone(), e))?;
+        if let Some(uri) = jwks_uri {
+            let _ = self.jwks_uri.set(uri);
+        }
         // Another caller may have set it meanwhile: the same document, so either is right.
         Ok(self.issuer.get_or_init(|| rule))
     }
 
-    async fn fetch_discovery(&self) -> Result<IssuerRule, NgiError> {
+    /// Verifies an ID token in full for this flow (see [`id_token`]): RS256 with NGI's key by
+    /// `kid`, `iss`, `aud`, `exp`/`iat` at `now`, the nonce. What it returns is checked against
+    /// the debt answer next.
+    pub async fn verify_id_token(
+        &self,
+        token: &IdToken,
+        nonce: Option<&Nonce>,
+        now: Timestamp,
+    ) -> Result<id_token::Verified, IdTokenError> {
+        let header = id_token::read_header(token)?;
+        // The callback was only let through once the issuer was known.
+        let issuer = self
+            .issuer_rule()
+            .ok_or(id_token::IdTokenRefusal::Issuer)?
+            .issuer
+            .clone();
+        let key = self
+            .id_token_key(&header.kid, now)
+            .await
+            .map_err(IdTokenError::Keys)?
+            .ok_or(id_token::IdTokenRefusal::UnknownKey)?;
+        let claims = id_token::decode_verified(token, &key)?;
+        let expected = id_token::Expected {
+            issuer: &issuer,
+            client_id: self.client_id.as_str(),
+            nonce,
+            now,
+        };
+        Ok(id_token::check_claims(claims, &expected)?)
+    }
+
+    /// The key for `kid`: from the cache, or fetched when the cache is empty or (at most once a
+    /// minute) does not know `kid`.
+    async fn id_token_key(
+        &self,
+        kid: &str,
+        now: Timestamp,
+    ) -> Result<Option<DecodingKey>, NgiError> {
+        let mut cache = self.keys.lock().await;
+        if cache.should_fetch(kid, now) {
+            let keys = measured(Endpoint::Jwks, self.fetch_jwks()).await?;
+            cache.replace(keys, now);
+        }
+        Ok(cache.get(kid).cloned())
+    }
+
+    async fn fetch_jwks(&self) -> Result<std::collections::HashMap<String, DecodingKey>, NgiError> {
+        let endpoint = Endpoint::Jwks;
+        let jwks_uri = match self.jwks_uri.get() {
+            Some(uri) => uri.clone(),
+            None => {
+                // The issuer was pinned, so discovery was never read: read it for `jwks_uri`.
+                let (_, uri) = measured(Endpoint::Discovery, self.fetch_discovery()).await?;
+                let uri = uri.ok_or_else(|| NgiError::BadAnswer {
+                    endpoint: Endpoint::Discovery,
+                    detail: "the discovery document names no usable jwks_uri".into(),
+                })?;
+                self.jwks_uri.get_or_init(|| uri).clone()
+            }
+        };
+        let response = self
+            .http
+            .get(jwks_uri)
+            .header(TRACE_HEADER, uuid::Uuid::new_v4().to_string())
+            .header(header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| NgiError::from_reqwest(endpoint, e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(NgiError::Status {
+                endpoint,
+                status: status.as_u16(),
+                trace_id: None,
+            });
+        }
+        let body = read_body(endpoint, response).await?;
+        id_token::parse_jwks(&body).map_err(|e| NgiError::BadAnswer {
+            endpoint,
+            detail: format!("not a JWKS: {}", json_error(&e)),
+        })
+    }
+
+    async fn fetch_discovery(&self) -> Result<(IssuerRule, Option<Url>), NgiError> {
         let endpoint = Endpoint::Discovery;
         let response = self
             .http
@@ -313,10 +466,17 @@ impl NgiClient {
                 detail: "the discovery document names another issuer than the one asked".into(),
             });
         }
-        Ok(IssuerRule {
-            issuer: discovery.issuer,
-            required: discovery.authorization_response_iss_parameter_supported,
-        })
+        let jwks_uri = discovery
+            .jwks_uri
+            .as_deref()
+            .and_then(|uri| Url::parse(uri).ok());
+        Ok((
+            IssuerRule {
+                issuer: discovery.issuer,
+                required: discovery.authorization_response_iss_parameter_supported,
+            },
+            jwks_uri,
+        ))
     }
 }
 

@@ -19,6 +19,8 @@ pub enum Endpoint {
     Agreement,
     /// The consent feed: `/feed/v1/consent` and its first and last sequence numbers.
     Feed,
+    /// The JWKS named by discovery's `jwks_uri`: the keys of NGI's ID tokens.
+    Jwks,
 }
 
 impl Endpoint {
@@ -32,6 +34,7 @@ impl Endpoint {
         "revoke",
         "agreement",
         "feed",
+        "jwks",
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +47,7 @@ impl Endpoint {
             Endpoint::Revoke => "revoke",
             Endpoint::Agreement => "agreement",
             Endpoint::Feed => "feed",
+            Endpoint::Jwks => "jwks",
         }
     }
 }

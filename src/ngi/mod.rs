@@ -8,4 +8,5 @@ pub mod consents;
 pub mod credentials;
 mod error;
 pub mod feed;
+pub mod id_token;
 pub mod wire;

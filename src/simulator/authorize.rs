@@ -32,7 +32,7 @@ enum Checked {
     Valid(AuthorizationRequest),
 }
 
-const AUTH_PARAMS: [&str; 7] = [
+const AUTH_PARAMS: [&str; 8] = [
     "client_id",
     "redirect_uri",
     "response_type",
@@ -40,6 +40,7 @@ const AUTH_PARAMS: [&str; 7] = [
     "state",
     "code_challenge",
     "code_challenge_method",
+    "nonce",
 ];
 
 fn check_request(params: &Params, clients: &HashMap<String, ClientRegistration>) -> Checked {
@@ -116,6 +117,7 @@ fn check_request(params: &Params, clients: &HashMap<String, ClientRegistration>)
         state,
         scope,
         code_challenge,
+        nonce: params.get("nonce").map(str::to_owned),
     })
 }
 

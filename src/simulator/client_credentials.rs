@@ -180,6 +180,7 @@ pub(crate) fn grant(
     Ok(IssuedToken {
         access_token,
         scope: issued_scope,
+        identity: None,
     })
 }
 

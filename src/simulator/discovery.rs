@@ -1,12 +1,16 @@
 //! `/.well-known/openid-configuration` and the JWKS it points to, shaped like NGI's.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::state::Shared;
+use super::Endpoint;
+use super::fault::{self, FaultOutcome};
+use super::state::{Shared, lock};
 
 pub(crate) async fn openid_configuration(State(shared): State<Arc<Shared>>) -> Json<Value> {
     tracing::debug!(
@@ -40,7 +44,13 @@ pub(crate) async fn openid_configuration(State(shared): State<Arc<Shared>>) -> J
     Json(metadata)
 }
 
-/// No keys: the simulator issues no ID tokens.
-pub(crate) async fn jwks() -> Json<Value> {
-    Json(json!({ "keys": [] }))
+/// The public half of the ID-token keys: one, or two once a test rotated them.
+pub(crate) async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
+    tracing::debug!(route = "/.well-known/jwks.json", "simulator request");
+    shared.jwks_requests.fetch_add(1, Ordering::SeqCst);
+    if let FaultOutcome::Answer(response) = fault::apply(shared.fault(Endpoint::Jwks)).await {
+        return response;
+    }
+    let rotated = lock(&shared.id_tokens).rotated;
+    Json(shared.signer.jwks(rotated)).into_response()
 }

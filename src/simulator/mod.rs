@@ -3,8 +3,10 @@
 //! credentials per audience), `/v1/debt` with fixtures for the two synthetic test persons, and debt by
 //! consent id, status and revoke for the consents it issued, integrated consent (`PUT
 //! /v1/consent/agreement`), the consent feed (`/feed/v1/consent`) and a "Min gjeld" page where a
-//! test person sees and withdraws their consents. Tests can inject faults, observe what the client
-//! sent, and shape the feed (late events, another client's activity, the window).
+//! test person sees and withdraws their consents. With `openid` the token answer carries an RS256
+//! ID token (`pid`, `consent_id`, the `nonce`) whose key the JWKS publishes. Tests can inject
+//! faults (bad ID tokens too), observe what the client sent, and shape the feed (late events,
+//! another client's activity, the window).
 //!
 //! It imports nothing else from this crate: the client and the simulator each read NGI's wire format on
 //! their own, so they cannot share a misunderstanding of it.
@@ -19,6 +21,7 @@ mod discovery;
 mod fault;
 mod feed;
 mod min_gjeld;
+mod id_token;
 mod nin;
 mod pages;
 mod params;
@@ -39,6 +42,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 
 pub use client_credentials::Audience;
+pub use id_token::IdTokenFault;
 use state::{Shared, lock};
 
 /// A client registered at the simulated NGI.
@@ -81,6 +85,8 @@ pub enum Endpoint {
     Agreement,
     /// The consent feed: `/feed/v1/consent`, `…/firstSequenceNr` and `…/lastSequenceNr`.
     Feed,
+    /// `GET /.well-known/jwks.json`.
+    Jwks,
 }
 
 /// What a feed page's `endSequenceNr` says: the spec's "last (included) sequence number for this
@@ -298,6 +304,26 @@ impl SimulatorHandle {
     pub fn repeat_event(&self, sequence_nr: i64) -> Option<i64> {
         let now = self.shared.now();
         lock(&self.shared.store).feed.repeat(sequence_nr, now)
+    }
+
+    /// Whether a code granted with `openid` brings an ID token (on from the start).
+    pub fn set_id_tokens(&self, on: bool) {
+        lock(&self.shared.id_tokens).on = on;
+    }
+
+    /// Makes every ID token from now on bad in this way, until cleared with `None`.
+    pub fn set_id_token_fault(&self, fault: Option<IdTokenFault>) {
+        lock(&self.shared.id_tokens).fault = fault;
+    }
+
+    /// Publishes a second ID-token key beside the first and signs with it from now on.
+    pub fn rotate_id_token_key(&self) {
+        lock(&self.shared.id_tokens).rotated = true;
+    }
+
+    /// `GET /.well-known/jwks.json` calls received.
+    pub fn jwks_requests(&self) -> usize {
+        self.shared.jwks_requests.load(Ordering::SeqCst)
     }
 
     /// Moves the simulator's clock forward (codes, transactions, tokens and consents expire by it).

@@ -8,6 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::client_credentials::{Audience, ClientTokens};
 use super::min_gjeld::PersonSessions;
+use super::id_token::{IdTokenFault, Signer};
 use super::store::{Store, later};
 use super::{
     ClientRegistration, DebtRequestSeen, Endpoint, Fault, FeedEnd, SimulatorConfig,
@@ -67,6 +68,29 @@ pub(crate) struct Shared {
     pub(crate) feed_end: Mutex<FeedEnd>,
     /// People logged in at Min gjeld.
     pub(crate) person_sessions: Mutex<PersonSessions>,
+    /// The ID-token keys (embedded test keys) and how tokens are issued now.
+    pub(crate) signer: Signer,
+    pub(crate) id_tokens: Mutex<IdTokenSettings>,
+    /// `GET /.well-known/jwks.json` calls received.
+    pub(crate) jwks_requests: AtomicUsize,
+}
+
+/// How the simulator answers `openid` now: on by default, as NGI's scope reference describes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct IdTokenSettings {
+    pub(crate) on: bool,
+    pub(crate) rotated: bool,
+    pub(crate) fault: Option<IdTokenFault>,
+}
+
+impl Default for IdTokenSettings {
+    fn default() -> Self {
+        Self {
+            on: true,
+            rotated: false,
+            fault: None,
+        }
+    }
 }
 
 /// A poisoned lock only means another request panicked while holding it; the data is still usable.
@@ -120,6 +144,10 @@ impl Shared {
             feed_requests: AtomicUsize::new(0),
             feed_end: Mutex::new(FeedEnd::OfPage),
             person_sessions: Mutex::default(),
+            signer: Signer::new()
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?,
+            id_tokens: Mutex::default(),
+            jwks_requests: AtomicUsize::new(0),
         })
     }
 

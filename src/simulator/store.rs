@@ -33,6 +33,8 @@ pub(crate) struct AuthorizationRequest {
     pub(crate) state: String,
     pub(crate) scope: Scope,
     pub(crate) code_challenge: Option<String>,
+    /// OpenID Connect's `nonce`, echoed in the ID token.
+    pub(crate) nonce: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -49,6 +51,9 @@ struct CodeGrant {
     code_challenge: Option<String>,
     debt_scope: String,
     consent_id: String,
+    /// Whether `openid` was asked for, and the authorization request's `nonce`.
+    openid: bool,
+    nonce: Option<String>,
     issued_at: Timestamp,
 }
 
@@ -113,6 +118,28 @@ pub(crate) enum PersonRevokeError {
 pub(crate) struct IssuedToken {
     pub(crate) access_token: String,
     pub(crate) scope: String,
+    /// What an ID token is made of, when `openid` was asked for with the code.
+    pub(crate) identity: Option<Identity>,
+}
+
+/// The person and consent behind a code, for the ID token.
+#[derive(Clone)]
+pub(crate) struct Identity {
+    pub(crate) client_id: String,
+    pub(crate) pid: String,
+    pub(crate) consent_id: String,
+    pub(crate) nonce: Option<String>,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("client_id", &self.client_id)
+            .field("pid", &"[redacted]")
+            .field("consent_id", &self.consent_id)
+            .field("nonce", &self.nonce.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
 }
 
 /// What a token request must match.
@@ -353,6 +380,8 @@ impl Store {
                 code_challenge: request.code_challenge.clone(),
                 debt_scope: request.scope.debt_scope.clone(),
                 consent_id: consent.id.clone(),
+                openid: request.scope.openid,
+                nonce: request.nonce.clone(),
                 issued_at: now,
             },
         );
@@ -463,6 +492,15 @@ impl Store {
 
         check_grant(&grant, exchange, now)?;
 
+        let identity = match (grant.openid, self.consents.get(&grant.consent_id)) {
+            (true, Some(consent)) => Some(Identity {
+                client_id: grant.client_id.clone(),
+                pid: consent.nin.as_str().to_owned(),
+                consent_id: grant.consent_id.clone(),
+                nonce: grant.nonce.clone(),
+            }),
+            _ => None,
+        };
         make_room(&mut self.tokens, |t| t.issued_at, ACCESS_TOKEN_TTL, now);
         let access_token = random::access_token();
         self.tokens.insert(
@@ -479,6 +517,7 @@ impl Store {
         Ok(IssuedToken {
             access_token,
             scope: grant.debt_scope,
+            identity,
         })
     }
 

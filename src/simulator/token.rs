@@ -14,9 +14,10 @@ use serde_json::json;
 use super::client_auth::{BasicCredentials, constant_time_eq, parse_basic};
 use super::client_credentials;
 use super::fault::{self, FaultOutcome};
+use super::id_token::{Issue, KeyError};
 use super::params::Params;
 use super::state::{Shared, lock};
-use super::store::{self, GrantError, IssuedToken, TokenExchange};
+use super::store::{self, GrantError, Identity, IssuedToken, TokenExchange};
 use super::{Endpoint, TokenRequestSeen};
 
 /// RFC 6749 §5.2 errors.
@@ -215,12 +216,24 @@ pub(crate) async fn token(
         Ok(issued) => {
             lock(&shared.issued).token(issued.access_token.clone());
             tracing::info!(outcome = "issued", "simulator token request");
-            let body = json!({
+            let mut body = json!({
                 "access_token": issued.access_token,
                 "expires_in": store::ACCESS_TOKEN_TTL.as_secs(),
                 "scope": issued.scope,
                 "token_type": "bearer",
             });
+            match id_token(&shared, issued.identity.as_ref()) {
+                Ok(Some(id_token)) => {
+                    if let Some(map) = body.as_object_mut() {
+                        map.insert("id_token".into(), id_token.into());
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::error!(%error, "simulator ID token");
+                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                }
+            }
             (StatusCode::OK, no_store(), Json(body)).into_response()
         }
         Err(error) => {
@@ -228,6 +241,30 @@ pub(crate) async fn token(
             error.into_response()
         }
     }
+}
+
+/// The ID token for a code granted with `openid`, unless ID tokens are switched off.
+fn id_token(shared: &Shared, identity: Option<&Identity>) -> Result<Option<String>, KeyError> {
+    let settings = *lock(&shared.id_tokens);
+    let Some(identity) = identity.filter(|_| settings.on) else {
+        return Ok(None);
+    };
+    let client_secret = shared
+        .clients
+        .get(&identity.client_id)
+        .map(|c| c.client_secret.as_str())
+        .unwrap_or_default();
+    shared
+        .signer
+        .issue(&Issue {
+            issuer: &shared.issuer,
+            identity,
+            client_secret,
+            now: shared.now(),
+            rotated: settings.rotated,
+            fault: settings.fault,
+        })
+        .map(Some)
 }
 
 /// RFC 7009: always 200 for a well-authenticated client, whether or not the token was known.

@@ -354,7 +354,8 @@ async fn handle_callback(
 
     // Exchange once, fetch once; the token is dropped when `complete` returns.
     let state_digest = pending::digest(pending.state());
-    let (summary, reference) = flow::complete(&app.ngi, pending, code, &ctx.request_id).await?;
+    let (summary, reference) =
+        flow::complete(&app.ngi, pending, code, &ctx.request_id, app.now()).await?;
     let application_reference = reference.as_ref().map(|r| r.as_str().to_owned());
     record_consent(app, &summary, application_reference, now).await;
 

@@ -68,6 +68,8 @@ pub struct Options {
     pub args: ServeArgs,
     pub send_iss: bool,
     pub secret_registered_at_ngi: Option<String>,
+    /// Configure `NGI_ISSUER` as the simulator's issuer, so discovery is not read at start-up.
+    pub pin_issuer: bool,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -107,6 +109,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .get_or_insert_with(|| sim.base_url().to_string());
     args.ngi_api_url
         .get_or_insert_with(|| sim.base_url().to_string());
+    if options.pin_issuer {
+        args.ngi_issuer.get_or_insert_with(|| sim.issuer());
+    }
     args.ngi_client_id.get_or_insert_with(|| CLIENT_ID.into());
     args.ngi_client_secret
         .get_or_insert_with(|| CLIENT_SECRET.into());

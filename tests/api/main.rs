@@ -11,6 +11,7 @@ mod feed_calls;
 mod flow;
 mod helpers;
 mod hostile;
+mod id_token;
 mod ledger_flow;
 mod lifecycle;
 mod operations;

@@ -14,6 +14,7 @@ fn every_endpoint_and_error_kind_label_is_listed_for_the_metrics() {
         Endpoint::Revoke,
         Endpoint::Agreement,
         Endpoint::Feed,
+        Endpoint::Jwks,
     ];
     for endpoint in endpoints {
         assert!(Endpoint::LABELS.contains(&endpoint.as_str()));

@@ -16,6 +16,7 @@ fn request(scope: &str, challenge: Option<&str>) -> AuthorizationRequest {
         state: "state".into(),
         scope: Scope::parse(scope).unwrap(),
         code_challenge: challenge.map(str::to_owned),
+        nonce: None,
     }
 }
 

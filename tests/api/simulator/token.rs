@@ -157,5 +157,26 @@ async fn the_token_answer_echoes_the_requested_scope_without_openid() {
         .await;
     let token = json_of(sim.exchange(&code, Some(VERIFIER)).await).await;
     assert_eq!(token["scope"], "debt.unsecured.presentation.500");
+    // `openid` brings an RS256 ID token, as NGI's scope reference describes.
+    let id_token = token["id_token"].as_str().unwrap();
+    assert_eq!(id_token.split('.').count(), 3);
+}
+
+#[tokio::test]
+async fn id_tokens_switched_off_leave_the_token_answer_without_one() {
+    let sim = start().await;
+    sim.handle.set_id_tokens(false);
+    let code = sim.code("debt.unsecured.presentation openid", true).await;
+    let token = json_of(sim.exchange(&code, Some(VERIFIER)).await).await;
+    assert!(token["access_token"].is_string());
+    assert!(token.get("id_token").is_none());
+}
+
+#[tokio::test]
+async fn without_openid_no_id_token_is_issued() {
+    let sim = start().await;
+    let code = sim.code(PRESENTATION, true).await;
+    let token = json_of(sim.exchange(&code, Some(VERIFIER)).await).await;
+    assert!(token["access_token"].is_string());
     assert!(token.get("id_token").is_none());
 }
