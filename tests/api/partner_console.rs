@@ -576,3 +576,56 @@ async fn the_ledger_pages_with_its_cursor_keeping_the_filters() {
     }
     assert_eq!(seen, vec![2, 1, 0], "newest first, each once");
 }
+
+#[tokio::test]
+async fn on_https_the_console_cookie_is_host_only_and_secure() {
+    let app = spawn_app_with(Options {
+        args: ServeArgs {
+            partner_token: Some(PARTNER_TOKEN.into()),
+            public_url: Some("https://console.example.no".into()),
+            ..ServeArgs::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let response = log_in_with(&app, &app.client, PARTNER_TOKEN).await;
+    assert_eq!(assert_redirect(&response).path(), "/partner/consents");
+    let cookie = response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("__Host-ngi_console="))
+        .expect("the console cookie")
+        .to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+        assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
+    }
+    assert!(!cookie.contains("Domain"));
+}
+
+#[tokio::test]
+async fn without_a_partner_token_there_is_no_console() {
+    let app = spawn_app().await;
+    for path in ["/partner", "/partner/login", "/partner/consents"] {
+        assert_eq!(
+            app.get(path).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    let response = log_in_with(&app, &app.client, PARTNER_TOKEN).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_console_session_past_the_longest_session_age_must_log_in_again() {
+    let app = console_app().await;
+    log_in(&app).await;
+    page(&app, "/partner/consents", StatusCode::OK).await;
+    app.clock.advance(
+        ngi_consent::session::data::DEFAULT_SESSION_MAX_AGE + jiff::SignedDuration::from_secs(1),
+    );
+    let response = app.get("/partner/consents").await;
+    assert_eq!(assert_redirect(&response).path(), "/partner/login");
+}
