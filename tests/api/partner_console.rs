@@ -458,6 +458,21 @@ async fn each_action_works_and_no_page_shows_a_full_identity_number() {
     .await;
     assert!(bad_nin.contains("id=\"nin-error\"") && !bad_nin.contains("14842249092"));
     pages.push(bad_nin);
+    // A number typed into the wrong fields is not sent back in full either.
+    let misplaced = post(
+        &app,
+        "/partner/register",
+        &[
+            ("nin", PERSON_2),
+            ("purpose", "presentation"),
+            ("duration_days", PERSON_1),
+            ("reference", PERSON_1),
+        ],
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(misplaced.contains("id=\"days-error\"") && misplaced.contains("148422*****"));
+    pages.push(misplaced);
     let bad_days = post(
         &app,
         "/partner/register",

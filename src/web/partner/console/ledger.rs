@@ -19,7 +19,7 @@ use super::{Staff, chrome, page, texts, unreadable_form};
 use crate::consents::register::{RegisterError, Registered};
 use crate::consents::{Revocation, UseError};
 use crate::domain::consent::{ConsentId, Status};
-use crate::domain::nin::{Nin, mask_long_numbers};
+use crate::domain::nin::{Nin, mask_identity_numbers};
 use crate::domain::time;
 use crate::error::{AppError, ErrorKind};
 use crate::i18n::ConsoleTexts;
@@ -96,7 +96,7 @@ async fn consents(
                 selected: status == Some(s.as_str()),
             })
             .collect(),
-        reference: reference.map(mask_long_numbers).unwrap_or_default(),
+        reference: reference.map(mask_identity_numbers).unwrap_or_default(),
         status_error: false,
         reference_error: false,
         other_error: false,
@@ -153,7 +153,11 @@ fn row(c: &'static ConsoleTexts, consent: &Consent, now: jiff::Timestamp) -> Row
     let id = consent.id.as_ref().map(|id| id.as_str().to_owned());
     Row {
         created: time::oslo_date_time(consent.created_at),
-        reference: consent.reference.clone().unwrap_or_default(),
+        reference: consent
+            .reference
+            .as_deref()
+            .map(mask_identity_numbers)
+            .unwrap_or_default(),
         person: consent.nin_masked.clone(),
         purpose: purpose_label(c, consent.purpose),
         status: status_label(c, consent.status_at(now)),
@@ -352,8 +356,8 @@ async fn register(
         "processing" => "processing",
         _ => "presentation",
     };
-    again.days = mask_long_numbers(form.duration_days.trim());
-    again.reference = mask_long_numbers(form.reference.trim());
+    again.days = mask_identity_numbers(form.duration_days.trim());
+    again.reference = mask_identity_numbers(form.reference.trim());
     let reference = Some(form.reference.trim()).filter(|r| !r.is_empty());
     // Not a number at all is the days' own error, named before the other fields are read.
     let Ok(days) = form.duration_days.trim().parse::<i64>() else {
@@ -466,7 +470,7 @@ async fn make_link(
     let Form(form) = form.map_err(unreadable_form)?;
     let mut links = links_page(&ctx);
     let raw = form.reference.trim();
-    links.reference = mask_long_numbers(raw);
+    links.reference = mask_identity_numbers(raw);
     let Ok(reference) = input::link_reference(raw) else {
         links.error = true;
         return Ok(page(StatusCode::UNPROCESSABLE_ENTITY, render(&links)?));

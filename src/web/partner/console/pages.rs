@@ -1,13 +1,14 @@
 //! The console's askama page structs, each rendering `templates/partner/<name>.html` over
 //! `base.html` (the person's pages' look), with the console's menu. Every value is formatted
-//! here; identity numbers arrive masked (the ledger holds nothing else) and free text a form
-//! sent back is shown with long numbers masked.
+//! here; identity numbers arrive masked (the ledger holds nothing else), NGI's words and
+//! history reasons are shown with long numbers masked, and a reference (shown, or sent back in a
+//! form) with any identity number in it masked.
 
 use askama::Template;
 use jiff::Timestamp;
 
 use crate::domain::consent::{Source, Status};
-use crate::domain::nin::mask_long_numbers;
+use crate::domain::nin::{mask_identity_numbers, mask_long_numbers};
 use crate::domain::scope::Purpose;
 use crate::domain::time;
 use crate::i18n::ConsoleTexts;
@@ -166,7 +167,11 @@ impl ConsentPage {
             ),
             (
                 c.col_reference,
-                consent.reference.clone().unwrap_or_default(),
+                consent
+                    .reference
+                    .as_deref()
+                    .map(mask_identity_numbers)
+                    .unwrap_or_default(),
             ),
             (c.col_person, consent.nin_masked.clone()),
             (c.field_source, source_label(c, consent.source).to_owned()),
