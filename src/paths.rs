@@ -39,3 +39,31 @@ pub const PARTNER_CONSENT_STATUS: &str = "/partner/api/consents/{id}/status";
 pub const PARTNER_CONSENT_DEBT: &str = "/partner/api/consents/{id}/debt";
 /// `GET`: the partner API's OpenAPI 3.1 description.
 pub const PARTNER_OPENAPI: &str = "/partner/api/openapi.json";
+/// The partner console: web pages for the partner's staff over the partner API's functions,
+/// mounted with the partner API. Its root leads to the ledger.
+pub const CONSOLE: &str = "/partner";
+/// GET: the console's login form; POST: log in with the partner token.
+pub const CONSOLE_LOGIN: &str = "/partner/login";
+/// POST: log out of the console.
+pub const CONSOLE_LOGOUT: &str = "/partner/logout";
+/// The ledger: consents with filters and paging.
+pub const CONSOLE_CONSENTS: &str = "/partner/consents";
+/// One consent with its history and actions.
+pub const CONSOLE_CONSENT: &str = "/partner/consents/{id}";
+/// POST: the debt again, shown and not kept.
+pub const CONSOLE_CONSENT_DEBT: &str = "/partner/consents/{id}/debt";
+/// POST: ask NGI for the consent's status.
+pub const CONSOLE_CONSENT_STATUS: &str = "/partner/consents/{id}/status";
+/// POST: revoke the consent at NGI.
+pub const CONSOLE_CONSENT_REVOKE: &str = "/partner/consents/{id}/revoke";
+/// GET: the form; POST: register an integrated consent.
+pub const CONSOLE_REGISTER: &str = "/partner/register";
+/// GET: the form; POST: a signed start link for an application.
+pub const CONSOLE_LINKS: &str = "/partner/links";
+/// The consent feed's state (its follower is still to come).
+pub const CONSOLE_FEED: &str = "/partner/feed";
+
+/// A console path with the consent id in place of `{id}`.
+pub fn console_consent(template: &str, id: &str) -> String {
+    template.replace("{id}", id)
+}

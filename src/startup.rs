@@ -507,7 +507,14 @@ fn router(
     // The partner API has its own body limit, inside its problem layer, so a body too large is
     // refused as a problem; it gets the request id, the trace span and the security headers.
     let router = match partner {
-        Some(door) => site.merge(web::partner::router(door)),
+        Some(door) => site
+            .merge(web::partner::console::router(
+                &state,
+                Arc::clone(&door),
+                https,
+                idle,
+            ))
+            .merge(web::partner::router(door)),
         None => site,
     };
     security

@@ -187,10 +187,46 @@ pub fn mask_long_numbers(text: &str) -> String {
     out
 }
 
+/// Every run of exactly 11 digits that is a valid identity number, masked as
+/// [`Nin::masked`] masks it; other digits stay. For text that must stay usable (a partner's
+/// reference shown or sent back in a form), where [`mask_long_numbers`] would spoil it.
+pub fn mask_identity_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        match Nin::parse(run) {
+            Ok(nin) if run.len() == 11 => out.push_str(&nin.masked()),
+            _ => out.push_str(run),
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_valid_identity_numbers_are_masked_in_a_reference() {
+        assert_eq!(
+            mask_identity_numbers("APP-14842249091-2"),
+            "APP-148422*****-2"
+        );
+        assert_eq!(mask_identity_numbers("LOAN-123456"), "LOAN-123456");
+        assert_eq!(mask_identity_numbers("12345678901"), "12345678901");
+        assert_eq!(mask_identity_numbers(""), "");
+    }
 
     #[test]
     fn long_digit_runs_in_a_text_are_masked_and_short_ones_kept() {

@@ -17,6 +17,7 @@ mod lifecycle;
 mod operations;
 mod pages;
 mod partner_consents;
+mod partner_console;
 mod partner_door;
 mod session_life;
 mod session_store;

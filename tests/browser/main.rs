@@ -4,6 +4,7 @@
 //! and pass, unless `NGI_REQUIRE_BROWSER=1`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod console;
 mod flow;
 mod harness;
 mod harness_selftest;

@@ -14,7 +14,7 @@ use crate::harness::{Browser, HarnessError, click_and_wait_for_navigation, fill,
 type TestResult = Result<(), HarnessError>;
 
 /// The narrowest viewport WCAG 1.4.10 asks content to reflow in (CSS pixels).
-const REFLOW_WIDTH: u32 = 320;
+pub(crate) const REFLOW_WIDTH: u32 = 320;
 
 /// Everything that sticks out past the viewport's right edge: the document itself when it scrolls
 /// sideways, every element whose box does, and every element whose own text does (a word that
@@ -77,14 +77,14 @@ async fn overflow(client: &Client) -> Result<Vec<String>, HarnessError> {
 
 /// Pages seen, and what overflowed on which.
 #[derive(Default)]
-struct Report {
-    pages: Vec<String>,
-    failures: Vec<String>,
+pub(crate) struct Report {
+    pub(crate) pages: Vec<String>,
+    pub(crate) failures: Vec<String>,
 }
 
 impl Report {
     /// Checks the current page, remembered as `name`, which should be in `lang`.
-    async fn check(&mut self, client: &Client, name: &str, lang: &str) -> TestResult {
+    pub(crate) async fn check(&mut self, client: &Client, name: &str, lang: &str) -> TestResult {
         let width: i64 = client
             .execute("return document.documentElement.clientWidth;", vec![])
             .await?

@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
@@ -44,6 +44,18 @@ pub struct Door {
     clock: Clock,
 }
 
+/// What the door made of an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    Admitted,
+    /// Not the token; the failure is counted.
+    Refused,
+    /// The client failed too often: refused without looking, for `retry_after` more seconds.
+    Blocked {
+        retry_after: u64,
+    },
+}
+
 #[derive(Clone, Copy)]
 struct Window {
     started: Timestamp,
@@ -59,6 +71,29 @@ impl Door {
             ipv6_prefix: limits.ipv6_prefix,
             clock,
         }
+    }
+
+    /// Whether `presented` opens the door, counting a failure against `client`. The right token
+    /// always passes: a client address that failed too often (behind a proxy not in
+    /// TRUSTED_PROXIES, every client shares one) must not lock the partner out. With a token of
+    /// 32 or more characters guessing is hopeless anyway; the limit only slows it. A client over
+    /// its limit is refused before a wrong token counts again.
+    pub fn attempt(&self, presented: Option<&str>, client: IpAddr) -> Attempt {
+        if presented.is_some_and(|token| self.is_token(token)) {
+            return Attempt::Admitted;
+        }
+        let now = (self.clock)();
+        if let Some(retry_after) = self.blocked_for(client, now) {
+            return Attempt::Blocked { retry_after };
+        }
+        self.record_failure(client, now);
+        Attempt::Refused
+    }
+
+    /// The client a request comes from, as the start limits read it (behind trusted proxies,
+    /// IPv6 by prefix).
+    pub fn client(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> IpAddr {
+        client_ip(peer, headers, &self.trusted_proxies, self.ipv6_prefix)
     }
 
     /// Whether `presented` is the token: digests of both, compared in constant time.
@@ -121,29 +156,22 @@ pub async fn require_token(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip());
-    let client = client_ip(
-        peer,
-        request.headers(),
-        &door.trusted_proxies,
-        door.ipv6_prefix,
-    );
-    let now = (door.clock)();
-    // The right token always passes: a client address that failed too often (behind a proxy
-    // not in TRUSTED_PROXIES, every client shares one) must not lock the partner out. With a
-    // token of 32 or more characters guessing is hopeless anyway; the limit only slows it.
+    let client = door.client(peer, request.headers());
     let challenge = match bearer(&request) {
-        Some(token) if door.is_token(token) => return next.run(request).await,
         Some(_) => CHALLENGE_INVALID,
         None => CHALLENGE,
     };
-    if let Some(wait) = door.blocked_for(client, now) {
-        tracing::warn!(
-            partner.auth = "rate_limited",
-            "partner API: too many failed attempts"
-        );
-        return Problem::too_many_failures(wait).into_response();
+    match door.attempt(bearer(&request), client) {
+        Attempt::Admitted => return next.run(request).await,
+        Attempt::Blocked { retry_after } => {
+            tracing::warn!(
+                partner.auth = "rate_limited",
+                "partner API: too many failed attempts"
+            );
+            return Problem::too_many_failures(retry_after).into_response();
+        }
+        Attempt::Refused => {}
     }
-    door.record_failure(client, now);
     tracing::info!(
         partner.auth = "refused",
         "partner API: missing or wrong token"
@@ -194,5 +222,22 @@ mod tests {
         assert_eq!(door.blocked_for(client, at(61)), None);
         door.record_failure(client, at(61));
         assert_eq!(door.blocked_for(client, at(61)), None, "a new window");
+    }
+
+    #[test]
+    fn a_blocked_client_is_refused_without_counting_yet_the_token_still_admits() {
+        let door = door(Arc::new(|| at(0)));
+        let client: IpAddr = "203.0.113.9".parse().unwrap();
+        for _ in 0..MAX_FAILURES {
+            assert_eq!(door.attempt(Some("wrong"), client), Attempt::Refused);
+        }
+        assert_eq!(
+            door.attempt(None, client),
+            Attempt::Blocked { retry_after: 60 }
+        );
+        assert_eq!(
+            door.attempt(Some("0123456789abcdef0123456789abcdef"), client),
+            Attempt::Admitted
+        );
     }
 }

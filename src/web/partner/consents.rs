@@ -3,41 +3,33 @@
 //! (a refusal names the field, before any call), calls `consents`, and answers with a view or a
 //! problem.
 
-use std::str::FromStr;
-
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jiff::Timestamp;
 use serde::Deserialize;
 use tower_http::request_id::RequestId;
 use utoipa::{IntoParams, ToSchema};
 
+use super::input::{self, ListInput, encode_cursor};
 use super::problem::{ApiJson, Problem, ProblemBody};
 use super::views::{ConsentListView, ConsentView, DebtView};
 use crate::consents::UseError;
 use crate::consents::register::{IntegratedConsent, RegisterError, Registered};
 use crate::domain::consent::{ConsentId, Status};
-use crate::domain::nin::Nin;
-use crate::domain::reference::Reference;
-use crate::domain::scope::Purpose;
-use crate::ledger::{Cursor, LedgerError, ListQuery, RowId};
+use crate::ledger::{LedgerError, ListQuery};
 use crate::paths;
 use crate::web::AppState;
 
-/// A listing's page size when none is asked for, and the largest.
-pub const DEFAULT_LIMIT: u32 = 100;
-pub const MAX_LIMIT: u32 = 1000;
+pub use super::input::{DEFAULT_LIMIT, MAX_LIMIT};
 
 /// How long a partner should wait before sending a registration NGI did not confirm again.
 const RETRY_AFTER_SECS: u64 = 30;
 
 /// The history reason of a revocation the partner asked for.
-const REVOKED_BY_PARTNER: &str = "revoked by the partner";
+pub const REVOKED_BY_PARTNER: &str = "revoked by the partner";
 
 /// `?status=&reference=&limit=&after=`, each checked before the ledger is asked.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -310,77 +302,27 @@ pub async fn revoke_consent(
 }
 
 fn list_query(params: ListParams, now: Timestamp) -> Result<ListQuery, Problem> {
-    let status = params
-        .status
-        .map(|s| {
-            Status::from_str(&s).map_err(|_| {
-                Problem::invalid_field(
-                    "status",
-                    "one of registering, active, used, revoking, revoked, ended_at_ngi, refused, expired",
-                )
-            })
-        })
-        .transpose()?;
-    let reference = params
-        .reference
-        .map(|r| {
-            Reference::parse(&r)
-                .map(|r| r.as_str().to_owned())
-                .map_err(|e| Problem::invalid_field("reference", e.to_string()))
-        })
-        .transpose()?;
-    let limit = match params.limit {
-        None => DEFAULT_LIMIT,
-        Some(limit) => limit
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=MAX_LIMIT).contains(l))
-            .ok_or_else(|| {
-                Problem::invalid_field("limit", format!("a whole number from 1 to {MAX_LIMIT}"))
-            })?,
+    let input = ListInput {
+        status: params.status.as_deref(),
+        reference: params.reference.as_deref(),
+        limit: params.limit.as_deref(),
+        after: params.after.as_deref(),
     };
-    let after = params
-        .after
-        .map(|a| {
-            decode_cursor(&a)
-                .ok_or_else(|| Problem::invalid_field("after", "not a `next` value this API gave"))
-        })
-        .transpose()?;
-    Ok(ListQuery {
-        status,
-        now,
-        reference,
-        limit,
-        after,
-    })
+    Ok(input::list_query(input, now)?)
 }
 
 fn integrated_consent(request: &RegisterRequest) -> Result<IntegratedConsent, Problem> {
-    let nin = Nin::parse(&request.nin).map_err(|e| Problem::invalid_field("nin", e.to_string()))?;
-    let purpose = match request.purpose.as_str() {
-        "presentation" => Purpose::Presentation,
-        "processing" => Purpose::Processing,
-        _ => {
-            return Err(Problem::invalid_field(
-                "purpose",
-                "`presentation` or `processing`",
-            ));
-        }
-    };
-    let reference =
-        match &request.reference {
-            Some(r) => Reference::parse(r)
-                .map_err(|e| Problem::invalid_field("reference", e.to_string()))?,
-            None => Reference::parse(&uuid::Uuid::new_v4().to_string())
-                .map_err(|_| Problem::internal())?,
-        };
-    IntegratedConsent::new(nin, purpose, request.duration_days, reference)
-        .map_err(|e| Problem::invalid_field("duration_days", e.to_string()))
+    Ok(input::integrated_consent(
+        &request.nin,
+        &request.purpose,
+        request.duration_days,
+        request.reference.as_deref(),
+    )?)
 }
 
 fn consent_id(id: Result<Path<String>, PathRejection>) -> Result<ConsentId, Problem> {
     let Path(raw) = id.map_err(|_| Problem::invalid_field("id", "the path cannot be read"))?;
-    ConsentId::from_str(&raw).map_err(|e| Problem::invalid_field("id", e.to_string()))
+    Ok(input::consent_id(&raw)?)
 }
 
 fn consent_path(id: &ConsentId) -> String {
@@ -391,25 +333,6 @@ fn trace_id(request_id: Option<&RequestId>) -> String {
     request_id
         .and_then(|id| id.header_value().to_str().ok())
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
-}
-
-/// The opaque `next`: the last row's creation second and row id, base64url.
-fn encode_cursor(cursor: Cursor) -> String {
-    URL_SAFE_NO_PAD.encode(format!(
-        "{}.{}",
-        cursor.created_at.as_second(),
-        cursor.row.0
-    ))
-}
-
-fn decode_cursor(text: &str) -> Option<Cursor> {
-    let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
-    let text = std::str::from_utf8(&bytes).ok()?;
-    let (second, row) = text.split_once('.')?;
-    Some(Cursor {
-        created_at: Timestamp::from_second(second.parse().ok()?).ok()?,
-        row: RowId(row.parse().ok()?),
-    })
 }
 
 fn unknown_consent() -> Problem {
@@ -536,18 +459,6 @@ fn ngi_words(error: &str, message: &str, request_id: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_cursor_reads_back_and_anything_else_is_refused() {
-        let cursor = Cursor {
-            created_at: Timestamp::from_second(1_800_000_000).unwrap_or_default(),
-            row: RowId(42),
-        };
-        assert_eq!(decode_cursor(&encode_cursor(cursor)), Some(cursor));
-        for bad in ["", "!!", "MTIz", &URL_SAFE_NO_PAD.encode("a.b")] {
-            assert_eq!(decode_cursor(bad), None, "{bad}");
-        }
-    }
 
     fn params(pairs: &[(&str, &str)]) -> ListParams {
         let query = serde_urlencoded::to_string(pairs).unwrap_or_default();

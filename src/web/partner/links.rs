@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::problem::{ApiJson, Problem, ProblemBody};
-use crate::domain::reference::LinkReference;
+use crate::domain::reference::{LinkReference, Reference};
 use crate::flow::link::LINK_LIFETIME;
 use crate::paths;
-use crate::web::AppState;
+use crate::web::{AppState, Shared};
 
 /// The application a start link is for.
 #[derive(Deserialize, ToSchema)]
@@ -54,26 +54,31 @@ pub async fn create_link(
     State(app): State<AppState>,
     ApiJson(request): ApiJson<LinkRequest>,
 ) -> Result<Response, Problem> {
-    let Some(key) = &app.link_key else {
-        // Not reachable: the partner API is only mounted with a token, which gives the key.
-        return Err(Problem::internal());
+    let link = start_link(&app, &request.reference.0).ok_or_else(Problem::internal)?;
+    let body = LinkResponse {
+        url: link.url.to_string(),
+        expires_at: link.expires_at,
     };
-    let reference = request.reference.0;
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// A signed start link, made now.
+pub struct StartLink {
+    pub url: url::Url,
+    pub expires_at: Timestamp,
+}
+
+/// The start link for `reference`, signed with the link key; `None` without a key (not
+/// reachable: the partner API and console are only mounted with a token, which gives the key).
+pub fn start_link(app: &Shared, reference: &Reference) -> Option<StartLink> {
+    let key = app.link_key.as_ref()?;
     // Whole seconds: the link's `exp` carries seconds, and `expires_at` says the same instant.
-    let expires_at = Timestamp::from_second((app.now() + LINK_LIFETIME).as_second())
-        .map_err(|_| Problem::internal())?;
-    let signature = key.sign(&reference, expires_at);
-    let mut url = app
-        .public_url
-        .join(paths::CONSENT_START)
-        .map_err(|_| Problem::internal())?;
+    let expires_at = Timestamp::from_second((app.now() + LINK_LIFETIME).as_second()).ok()?;
+    let signature = key.sign(reference, expires_at);
+    let mut url = app.public_url.join(paths::CONSENT_START).ok()?;
     url.query_pairs_mut()
         .append_pair("ref", reference.as_str())
         .append_pair("exp", &expires_at.as_second().to_string())
         .append_pair("sig", &signature);
-    let body = LinkResponse {
-        url: url.to_string(),
-        expires_at,
-    };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Some(StartLink { url, expires_at })
 }

@@ -1,6 +1,8 @@
 //! The partner API under `/partner/api/`, for a partner's own systems: JSON, a bearer token,
-//! errors as `application/problem+json`. Mounted only when a partner token is configured (or
-//! made in simulator mode); otherwise every `/partner` path is the site's 404.
+//! errors as `application/problem+json`; and its console (`console`), web pages under
+//! `/partner` for the partner's staff over the same functions. Both are mounted only when a
+//! partner token is configured (or made in simulator mode); otherwise every `/partner` path is
+//! the site's 404.
 //!
 //! Each route is one `routes!(handler)` line on the `OpenApiRouter`, which registers the route
 //! and its OpenAPI description together; handlers are thin, taking the site's `AppState`.
@@ -10,6 +12,8 @@
 
 pub mod auth;
 pub mod consents;
+pub mod console;
+pub mod input;
 pub mod links;
 pub mod openapi;
 pub mod problem;

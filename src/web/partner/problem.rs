@@ -306,6 +306,12 @@ fn field_of(text: &str) -> String {
     }
 }
 
+impl From<super::input::FieldError> for Problem {
+    fn from(e: super::input::FieldError) -> Self {
+        Problem::invalid_field(e.field, e.detail)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
