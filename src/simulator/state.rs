@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use jiff::{SignedDuration, Timestamp};
 
 use super::client_credentials::{Audience, ClientTokens};
-use super::min_gjeld::PersonSessions;
 use super::id_token::{IdTokenFault, Signer};
+use super::min_gjeld::PersonSessions;
 use super::store::{Store, later};
 use super::{
     ClientRegistration, DebtRequestSeen, Endpoint, Fault, FeedEnd, SimulatorConfig,
