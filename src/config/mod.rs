@@ -459,6 +459,34 @@ mod tests {
     }
 
     #[test]
+    fn the_feed_is_polled_every_5_to_3600_seconds_or_not_at_all() {
+        let d = Settings::from_args(preprod()).unwrap();
+        assert_eq!(d.feed_poll, Some(Duration::from_secs(30)));
+        assert_eq!(d.feed_page_size, 100);
+        for (raw, poll) in [("0", None), ("5", Some(5)), ("3600", Some(3600))] {
+            let mut args = preprod();
+            args.feed_poll_secs = Some(raw.into());
+            let s = Settings::from_args(args).unwrap();
+            assert_eq!(s.feed_poll, poll.map(Duration::from_secs), "{raw}");
+        }
+        for raw in ["4", "3601", "-1", "soon", ""] {
+            let mut args = preprod();
+            args.feed_poll_secs = Some(raw.into());
+            let err = Settings::from_args(args).unwrap_err();
+            assert_eq!(err.variable, vars::FEED_POLL_SECS, "{raw}");
+            assert!(err.to_string().contains("from 5 to 3600"), "{err}");
+        }
+        for (raw, ok) in [("1", true), ("1000", true), ("0", false), ("1001", false)] {
+            let mut args = preprod();
+            args.feed_page_size = Some(raw.into());
+            match Settings::from_args(args) {
+                Ok(s) => assert!(ok && s.feed_page_size.to_string() == raw, "{raw}"),
+                Err(e) => assert!(!ok && e.variable == vars::FEED_PAGE_SIZE, "{raw}: {e}"),
+            }
+        }
+    }
+
+    #[test]
     fn without_ngi_env_the_demo_refuses_to_listen_beyond_loopback() {
         let args = ServeArgs {
             app_bind: Some("0.0.0.0:3000".into()),

@@ -9,7 +9,7 @@ use ngi_consent::config::ServeArgs;
 use ngi_consent::domain::consent::{ConsentId, Status};
 use ngi_consent::feed::Outcome;
 use ngi_consent::ledger::EventOutcome;
-use ngi_consent::simulator::{FeedEnd, LateEvent};
+use ngi_consent::simulator::{Endpoint, Fault, FeedEnd, LateEvent};
 use reqwest::StatusCode;
 
 use crate::helpers::{Options, PERSON_1, TestApp, spawn_app_with};
@@ -259,4 +259,40 @@ async fn a_window_moved_past_the_cursor_asks_ngi_for_every_open_consent(app: &Te
     assert_ne!(status_of(app, &id).await, Status::Active);
     // Once moved, the next poll loses nothing more.
     assert_eq!(poll(app).await.lost_window, None);
+}
+
+/// Waits up to `within` for `done`, checking every 50 ms.
+async fn eventually<F: std::future::Future<Output = bool>>(within: Duration, done: impl Fn() -> F) {
+    let until = tokio::time::Instant::now() + within;
+    while !done().await {
+        assert!(tokio::time::Instant::now() < until, "not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_runner_survives_a_failing_feed_without_failing_readyz_and_catches_up() {
+    let app = spawn_app_with(Options {
+        args: ServeArgs {
+            ngi_scope: Some(WITH_DAYS.into()),
+            feed_poll_secs: Some("5".into()),
+            ..ServeArgs::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    app.sim.set_fault(Endpoint::Feed, Some(Fault::status(503)));
+    // The runner tries at once, and again after its first backoff.
+    eventually(Duration::from_secs(5), || async {
+        app.sim.feed_requests() >= 2
+    })
+    .await;
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+    assert_eq!(app.ledger().feed_cursor().await.unwrap(), None);
+    // NGI answers again: within the backoff, not the 5 s interval, the cursor is written.
+    app.sim.set_fault(Endpoint::Feed, None);
+    eventually(Duration::from_secs(6), || async {
+        app.ledger().feed_cursor().await.unwrap().is_some()
+    })
+    .await;
 }
