@@ -145,6 +145,25 @@ async fn a_withdrawal_at_min_gjeld_reaches_the_ledger_as_ended_at_ngi(app: &Test
         (last.from, last.to),
         (Some(Status::Active), Status::EndedAtNgi)
     );
+    // Counted by type and outcome, the cursor and lag shown.
+    let metrics = crate::helpers::body(app.get("/metrics").await).await;
+    let applied = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("ngi_consent_feed_events_total{")
+                && l.contains("type=\"archived\"")
+                && l.contains("outcome=\"applied\"")
+        })
+        .expect("archived events counted by outcome");
+    let count: f64 = applied.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(count >= 1.0, "{applied}");
+    for series in [
+        "ngi_consent_feed_cursor ",
+        "ngi_consent_feed_lag ",
+        "ngi_consent_feed_lost_windows_total ",
+    ] {
+        assert!(metrics.contains(series), "{series} on /metrics");
+    }
     // Heard once: the next poll finds nothing new and changes nothing.
     let again = poll(app).await;
     assert!(again.events.is_empty(), "{again:?}");
