@@ -16,7 +16,7 @@ use crate::consents::Lifecycle;
 use crate::domain::consent::Status;
 use crate::domain::time::Clock;
 use crate::ledger::{EventOutcome, FeedApplied, Ledger, LedgerError, ListQuery};
-use crate::ngi::feed::{EventKind, Feed, FeedError};
+use crate::ngi::feed::{EventKind, Feed, FeedError, FeedPage};
 
 /// The most pages one round reads before waiting for the next interval.
 pub const MAX_PAGES_PER_ROUND: usize = 50;
@@ -147,14 +147,7 @@ impl Follower {
             crate::metrics::feed_event("malformed", "skipped");
         }
         outcome.malformed = page.malformed.len();
-        let next = match page.highest_sequence_nr() {
-            Some(highest) => highest.max(cursor),
-            // Nothing of ours from `from` on: the end NGI names, if it is not behind us.
-            None => page
-                .end_sequence_nr
-                .filter(|end| *end >= from)
-                .unwrap_or(cursor),
-        };
+        let next = next_cursor(cursor, from, &page);
         if next == cursor && page.events.is_empty() && read.is_some() {
             outcome.more = false;
             crate::metrics::feed_position(cursor, last);
@@ -237,6 +230,19 @@ impl Follower {
     }
 }
 
+/// The cursor after `page`, asked from `from` with the cursor at `cursor`: the highest number
+/// received, or on an empty page NGI's `endSequenceNr` when it is not below `from` (under
+/// either reading it then names numbers with nothing of ours). Never behind `cursor`.
+fn next_cursor(cursor: i64, from: i64, page: &FeedPage) -> i64 {
+    match page.highest_sequence_nr() {
+        Some(highest) => highest.max(cursor),
+        None => page
+            .end_sequence_nr
+            .filter(|end| *end >= from)
+            .unwrap_or(cursor),
+    }
+}
+
 /// Polls every `every`, at once again while more is waiting (at most
 /// [`MAX_PAGES_PER_ROUND`] pages a round); after an error waits from [`BACKOFF_FIRST`] up to
 /// [`BACKOFF_MAX`], with jitter. Ends only when its task is aborted.
@@ -280,6 +286,42 @@ fn jittered(wait: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn page(sequence_nrs: &[i64], end: Option<i64>) -> FeedPage {
+        FeedPage {
+            start_sequence_nr: sequence_nrs.first().copied(),
+            end_sequence_nr: end,
+            generated_at: None,
+            events: Vec::new(),
+            malformed: sequence_nrs
+                .iter()
+                .map(|n| crate::ngi::feed::MalformedEvent {
+                    sequence_nr: Some(*n),
+                    event_id: None,
+                    reason: "test",
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_cursor_is_the_highest_number_received_whatever_the_end_says() {
+        // A page cut short, its end naming the feed's end: the highest received, not the end.
+        assert_eq!(next_cursor(10, 11, &page(&[11, 14], Some(40))), 14);
+        assert_eq!(next_cursor(10, 11, &page(&[14, 11], None)), 14);
+        // Numbers behind the cursor never move it back.
+        assert_eq!(next_cursor(10, 11, &page(&[3], Some(3))), 10);
+    }
+
+    #[test]
+    fn an_empty_page_moves_the_cursor_only_to_an_end_not_below_what_was_asked() {
+        assert_eq!(next_cursor(10, 11, &page(&[], Some(25))), 25);
+        assert_eq!(next_cursor(10, 11, &page(&[], Some(11))), 11);
+        // Below the number asked for (the end of what we have, or a stale answer): stays.
+        assert_eq!(next_cursor(10, 11, &page(&[], Some(10))), 10);
+        assert_eq!(next_cursor(10, 11, &page(&[], Some(4))), 10);
+        assert_eq!(next_cursor(10, 11, &page(&[], None)), 10);
+    }
 
     #[test]
     fn a_jittered_wait_is_between_half_and_all_of_it() {
