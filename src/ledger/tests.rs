@@ -228,6 +228,7 @@ on_both!(
     a_cursor_someone_else_moved_writes_nothing,
     a_created_event_never_reopens_and_confirms_a_registration,
     unknown_and_blockless_events_are_recorded_and_skipped,
+    two_followers_applying_the_same_page_at_once_apply_it_once,
 );
 
 fn at(second: i64) -> Timestamp {
@@ -1064,5 +1065,36 @@ async fn unknown_and_blockless_events_are_recorded_and_skipped(db: TestDb) -> Te
     // Recorded: the same ids again are duplicates.
     let outcomes = committed(ledger, Some(2), 2, &page, at(2)).await;
     assert_eq!(outcomes, [EventOutcome::Duplicate, EventOutcome::Duplicate]);
+    db
+}
+
+async fn two_followers_applying_the_same_page_at_once_apply_it_once(db: TestDb) -> TestDb {
+    let ledger = db.ledger();
+    ledger
+        .record_granted(granted("both-1", Some(30)), at(0))
+        .await
+        .unwrap();
+    let page = [archived(1, "both-1"), archived(2, "both-unknown")];
+    let (a, b) = tokio::join!(
+        ledger.apply_feed_page(None, 2, &page, at(1)),
+        ledger.apply_feed_page(None, 2, &page, at(1)),
+    );
+    let results = [a.unwrap(), b.unwrap()];
+    let committed = results
+        .iter()
+        .filter(|r| matches!(r, FeedApplied::Committed(_)))
+        .count();
+    assert_eq!(committed, 1, "{results:?}");
+    assert!(
+        results.contains(&FeedApplied::CursorMoved { found: Some(2) }),
+        "{results:?}"
+    );
+    let consent = ledger
+        .get(&"both-1".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(consent.status, Status::EndedAtNgi);
+    assert_eq!(consent.history.len(), 2, "{consent:?}");
     db
 }
