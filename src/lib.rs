@@ -11,6 +11,8 @@ pub mod consents;
 pub mod domain;
 /// `AppError`: each error a status and a page in the person's language.
 pub mod error;
+/// The consent-feed follower: NGI telling us of consents made and ended.
+pub mod feed;
 /// The consent flow's rules: pending authorizations, callbacks, completing a flow.
 pub mod flow;
 /// Norwegian bokmål and English texts, and choosing between them.

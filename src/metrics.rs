@@ -17,6 +17,12 @@ pub const ID_TOKENS: &str = "ngi_consent_id_tokens_total";
 /// The outcomes of NGI's ID token after a code exchange: none came, it passed, it was refused.
 pub const ID_TOKEN_OUTCOMES: &[&str] = &["absent", "verified", "refused"];
 
+pub const FEED_EVENTS: &str = "ngi_consent_feed_events_total";
+pub const FEED_CURSOR: &str = "ngi_consent_feed_cursor";
+pub const FEED_LAG: &str = "ngi_consent_feed_lag";
+pub const FEED_LOST_WINDOWS: &str = "ngi_consent_feed_lost_windows_total";
+pub const FEED_POLL_FAILURES: &str = "ngi_consent_feed_poll_failures_total";
+
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs the Prometheus recorder once; `None` when another recorder was installed first.
@@ -102,4 +108,38 @@ pub fn ngi_request(endpoint: &'static str, elapsed: Duration) {
 
 pub fn ngi_error(endpoint: &'static str, kind: &'static str) {
     metrics::counter!(NGI_ERRORS, "endpoint" => endpoint, "kind" => kind).increment(1);
+}
+
+/// Puts the feed follower's counters on `/metrics` at 0 for every event type and outcome.
+pub fn register_feed(types: &[&'static str], outcomes: &[&'static str]) {
+    for &kind in types.iter().chain(&["malformed"]) {
+        for &outcome in outcomes {
+            metrics::counter!(FEED_EVENTS, "type" => kind, "outcome" => outcome).increment(0);
+        }
+    }
+    metrics::counter!(FEED_LOST_WINDOWS).increment(0);
+    metrics::counter!(FEED_POLL_FAILURES).increment(0);
+}
+
+/// One event of NGI's consent feed handled (`type`: its kind's label; `outcome`: what it did).
+pub fn feed_event(kind: &'static str, outcome: &'static str) {
+    metrics::counter!(FEED_EVENTS, "type" => kind, "outcome" => outcome).increment(1);
+}
+
+/// The follower's cursor and its lag behind NGI's `lastSequenceNr`.
+#[allow(clippy::cast_precision_loss)]
+pub fn feed_position(cursor: i64, last: Option<i64>) {
+    metrics::gauge!(FEED_CURSOR).set(cursor as f64);
+    let lag = last.map_or(0, |last| last.saturating_sub(cursor).max(0));
+    metrics::gauge!(FEED_LAG).set(lag as f64);
+}
+
+/// The cursor was older than NGI's `firstSequenceNr`: events were lost.
+pub fn feed_lost_window() {
+    metrics::counter!(FEED_LOST_WINDOWS).increment(1);
+}
+
+/// A poll of the feed failed (NGI or the ledger).
+pub fn feed_poll_failed() {
+    metrics::counter!(FEED_POLL_FAILURES).increment(1);
 }

@@ -31,12 +31,14 @@ use crate::config::{self, NgiTarget, PartnerToken, SessionStoreKind, Settings};
 use crate::consents::Lifecycle;
 use crate::consents::register::{DigestKey, Registrations};
 use crate::error::{AppError, ErrorKind};
+use crate::feed::Follower;
 use crate::flow::link::LinkKey;
-use crate::ledger::Ledger;
+use crate::ledger::{EventOutcome, Ledger};
 use crate::ngi::agreement::Agreements;
 use crate::ngi::client::{ClientSetupError, DiscoveryError, NgiClient, NgiConfig};
 use crate::ngi::consents::Consents;
 use crate::ngi::credentials::ClientCredentials;
+use crate::ngi::feed::{EventKind, Feed};
 use crate::paths;
 use crate::session::SessionBackend;
 use crate::session::data::SessionLimits;
@@ -110,6 +112,9 @@ pub struct Application {
     generated_partner_token: Option<PartnerToken>,
     ledger: Ledger,
     lifecycle: Arc<Lifecycle>,
+    follower: Arc<Follower>,
+    /// How often the follower polls; `None`: it is off.
+    feed_poll: Option<Duration>,
 }
 
 impl Application {
@@ -214,11 +219,18 @@ impl Application {
             crate::ngi::client::NgiError::KINDS,
         );
         crate::ngi::credentials::register_metrics();
+        crate::metrics::register_feed(EventKind::LABELS, EventOutcome::LABELS);
         // One token cache for every client-credentials call of this site.
         let credentials = Arc::new(ClientCredentials::new(Arc::clone(&ngi), clock.clone())?);
         let lifecycle = Arc::new(Lifecycle::new(
             Arc::clone(&ledger),
             Arc::new(Consents::new(Arc::clone(&ngi), Arc::clone(&credentials))),
+        ));
+        let follower = Arc::new(Follower::new(
+            Feed::new(Arc::clone(&ngi), Arc::clone(&credentials)),
+            Arc::clone(&ledger),
+            Arc::clone(&lifecycle),
+            settings.feed_page_size,
         ));
 
         // The partner API: with the configured token, or in the demo a token made for this run
@@ -286,7 +298,15 @@ impl Application {
             generated_partner_token,
             ledger,
             lifecycle,
+            follower,
+            feed_poll: settings.feed_poll,
         })
+    }
+
+    /// The consent-feed follower (tests call its step directly; its runner is started by
+    /// [`Application::run_until`] unless FEED_POLL_SECS is 0).
+    pub fn follower(&self) -> &Arc<Follower> {
+        &self.follower
     }
 
     /// The partner token made for this run, when the demo made one: for the one line that
@@ -344,6 +364,14 @@ impl Application {
             DISCOVERY_RETRY_FIRST,
             DISCOVERY_RETRY_MAX,
         ));
+        // A feed error never stops the site: the runner logs it and tries again.
+        let follower = self.feed_poll.map(|every| {
+            tokio::spawn(crate::feed::run(
+                Arc::clone(&self.follower),
+                every,
+                self.clock.clone(),
+            ))
+        });
         // Connect info gives the rate limit the peer address.
         let served = axum::serve(
             self.listener,
@@ -354,6 +382,9 @@ impl Application {
         .await;
         housekeeping.abort();
         discovery.abort();
+        if let Some(follower) = follower {
+            follower.abort();
+        }
         served
     }
 }

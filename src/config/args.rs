@@ -103,6 +103,13 @@ pub struct ServeArgs {
     /// A file holding PARTNER_TOKEN
     #[arg(long, env = vars::PARTNER_TOKEN_FILE)]
     pub partner_token_file: Option<PathBuf>,
+    /// Seconds between polls of NGI's consent feed, 5 to 3600; 0 switches the follower off
+    /// [default: 30]
+    #[arg(long, env = vars::FEED_POLL_SECS)]
+    pub feed_poll_secs: Option<String>,
+    /// Events asked for per page of NGI's consent feed, 1 to 1000 [default: 100]
+    #[arg(long, env = vars::FEED_PAGE_SIZE)]
+    pub feed_page_size: Option<String>,
     /// Directory of the SQLite consent ledger (ngi-consent.db), created on first start; unused
     /// with DATABASE_URL [default: ./data]
     #[arg(long, env = vars::DATA_DIR)]

@@ -33,12 +33,14 @@ pub use parse::is_loopback;
 pub use partner::{MIN_TOKEN_CHARS, PartnerToken};
 pub use session_store::{RedisCa, SessionStoreKind};
 
-use parse::{parse_addr, parse_bool, parse_millis, parse_public_url};
+use parse::{parse_addr, parse_bool, parse_in_range, parse_millis, parse_public_url};
 
 const DEFAULT_APP_BIND: &str = "127.0.0.1:3000";
 const DEFAULT_SCOPE: &str = "debt.unsecured.presentation";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const DEFAULT_FEED_POLL: Duration = Duration::from_secs(30);
+const DEFAULT_FEED_PAGE_SIZE: u32 = 100;
 
 /// A setting that cannot be used, named as the operator typed it, with what caused it.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +110,10 @@ pub struct Settings {
     pub partner_token: Option<PartnerToken>,
     /// Where the consent ledger lives.
     pub ledger: LedgerStore,
+    /// How often NGI's consent feed is polled; `None`: the follower is off.
+    pub feed_poll: Option<Duration>,
+    /// Events asked for per page of the feed, 1..=1000.
+    pub feed_page_size: u32,
 }
 
 impl Settings {
@@ -185,6 +191,14 @@ impl Settings {
             start_limits: limits::start_limits(&args)?,
             partner_token: partner::partner_token(&args)?,
             ledger: ledger::ledger_store(&args)?,
+            feed_poll: feed_poll(&args)?,
+            feed_page_size: parse_in_range(
+                vars::FEED_PAGE_SIZE,
+                args.feed_page_size.as_deref(),
+                1..=1000,
+                " of events",
+            )?
+            .unwrap_or(DEFAULT_FEED_PAGE_SIZE),
         })
     }
 
@@ -192,6 +206,23 @@ impl Settings {
     pub fn is_simulated(&self) -> bool {
         matches!(self.ngi, NgiTarget::Simulator { .. })
     }
+}
+
+/// FEED_POLL_SECS: 0 is off, else 5..=3600 seconds.
+fn feed_poll(args: &ServeArgs) -> Result<Option<Duration>, ConfigError> {
+    let raw = args.feed_poll_secs.as_deref();
+    if raw.map(str::trim) == Some("0") {
+        return Ok(None);
+    }
+    Ok(Some(
+        parse_in_range(
+            vars::FEED_POLL_SECS,
+            raw,
+            5..=3600,
+            " of seconds, or 0 for off",
+        )?
+        .map_or(DEFAULT_FEED_POLL, Duration::from_secs),
+    ))
 }
 
 /// One line for the start-up log: facts, never the secret.
@@ -211,7 +242,7 @@ impl fmt::Display for Settings {
             "bind={} public_url={} ngi={} client_id={} scope={} pkce={} timeout={:?} connect_timeout={:?} \
              session_store={} session_idle={:?} session_max_age={:?} rate_limit_per_minute={} \
              rate_limit_ipv6_prefix={} flow_starts_per_second={} trusted_proxies={} partner_api={} \
-             ledger={}",
+             ledger={} feed_poll={}",
             self.bind,
             self.public_url
                 .as_ref()
@@ -235,6 +266,8 @@ impl fmt::Display for Settings {
                 (None, false) => "off",
             },
             self.ledger,
+            self.feed_poll
+                .map_or_else(|| "off".to_owned(), |d| format!("{d:?}")),
         )
     }
 }
@@ -422,6 +455,34 @@ mod tests {
             let err = Settings::from_args(args).unwrap_err();
             assert_eq!(err.variable, vars::SESSION_MAX_AGE_SECS, "{raw}");
             assert!(err.to_string().contains("from 60 to 86400"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_feed_is_polled_every_5_to_3600_seconds_or_not_at_all() {
+        let d = Settings::from_args(preprod()).unwrap();
+        assert_eq!(d.feed_poll, Some(Duration::from_secs(30)));
+        assert_eq!(d.feed_page_size, 100);
+        for (raw, poll) in [("0", None), ("5", Some(5)), ("3600", Some(3600))] {
+            let mut args = preprod();
+            args.feed_poll_secs = Some(raw.into());
+            let s = Settings::from_args(args).unwrap();
+            assert_eq!(s.feed_poll, poll.map(Duration::from_secs), "{raw}");
+        }
+        for raw in ["4", "3601", "-1", "soon", ""] {
+            let mut args = preprod();
+            args.feed_poll_secs = Some(raw.into());
+            let err = Settings::from_args(args).unwrap_err();
+            assert_eq!(err.variable, vars::FEED_POLL_SECS, "{raw}");
+            assert!(err.to_string().contains("from 5 to 3600"), "{err}");
+        }
+        for (raw, ok) in [("1", true), ("1000", true), ("0", false), ("1001", false)] {
+            let mut args = preprod();
+            args.feed_page_size = Some(raw.into());
+            match Settings::from_args(args) {
+                Ok(s) => assert!(ok && s.feed_page_size.to_string() == raw, "{raw}"),
+                Err(e) => assert!(!ok && e.variable == vars::FEED_PAGE_SIZE, "{raw}: {e}"),
+            }
         }
     }
 

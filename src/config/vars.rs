@@ -56,6 +56,10 @@ pub const TRUSTED_PROXIES: &str = "TRUSTED_PROXIES";
 pub const PARTNER_TOKEN: &str = "PARTNER_TOKEN";
 /// A file holding the partner token.
 pub const PARTNER_TOKEN_FILE: &str = "PARTNER_TOKEN_FILE";
+/// Seconds between polls of NGI's consent feed; 0 switches the follower off.
+pub const FEED_POLL_SECS: &str = "FEED_POLL_SECS";
+/// Events asked for per page of NGI's consent feed.
+pub const FEED_PAGE_SIZE: &str = "FEED_PAGE_SIZE";
 /// The directory of the SQLite consent ledger.
 pub const DATA_DIR: &str = "DATA_DIR";
 /// A postgres:// URL: the consent ledger in PostgreSQL instead of SQLite.
@@ -101,6 +105,8 @@ pub const ALL: &[&str] = &[
     TRUSTED_PROXIES,
     PARTNER_TOKEN,
     PARTNER_TOKEN_FILE,
+    FEED_POLL_SECS,
+    FEED_PAGE_SIZE,
     DATA_DIR,
     DATABASE_URL,
     DATABASE_URL_FILE,

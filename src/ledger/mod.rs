@@ -21,6 +21,7 @@ use jiff::Timestamp;
 
 use crate::domain::consent::{ConsentId, Source, Status};
 use crate::domain::scope::Purpose;
+use crate::ngi::feed::FeedEvent;
 
 /// How long one attempt at a revocation holds its row: no other instance, and no housekeeping
 /// beside a person's own attempt, tries the row meanwhile. Longer than any NGI call may take.
@@ -263,4 +264,74 @@ pub trait ConsentLedger: Send + Sync + fmt::Debug {
         retry_at: Timestamp,
         now: Timestamp,
     ) -> Result<(), LedgerError>;
+
+    /// The feed follower's cursor: the highest sequence number handled, `None` before the first
+    /// page.
+    async fn feed_cursor(&self) -> Result<Option<i64>, LedgerError>;
+
+    /// One page of NGI's consent feed, in one transaction: each event recorded once by its id (a
+    /// duplicate is counted, not applied again), applied to the consent its top-level id names,
+    /// and the cursor moved from `read` to `to` — only if it is still `read` when the transaction
+    /// runs; otherwise nothing is written and [`FeedApplied::CursorMoved`] says so.
+    async fn apply_feed_page(
+        &self,
+        read: Option<i64>,
+        to: i64,
+        events: &[FeedEvent],
+        now: Timestamp,
+    ) -> Result<FeedApplied, LedgerError>;
+}
+
+/// What [`ConsentLedger::apply_feed_page`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedApplied {
+    /// Committed: the cursor is now the page's, and each event's outcome, in page order.
+    Committed(Vec<EventOutcome>),
+    /// Someone else moved the cursor since it was read (`found`): nothing was written.
+    CursorMoved { found: Option<i64> },
+}
+
+/// What one feed event did to the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventOutcome {
+    /// The consent's status changed.
+    Applied,
+    /// `SAMTYKKE_OPPRETTET` for a consent the ledger holds, still open: nothing to change.
+    Confirmed,
+    /// The consent had ended already (or stays as it is): nothing changed.
+    Unchanged,
+    /// `SAMTYKKE_ARKIVERT` for a consent not in the ledger: a tombstone keeps it ended.
+    Tombstoned,
+    /// `SAMTYKKE_OPPRETTET` for a consent not in the ledger (yet): the callback records it.
+    UnknownConsent,
+    /// An event id seen before: not applied again.
+    Duplicate,
+    /// An unknown type, or a known one without its block: recorded and skipped.
+    Skipped,
+}
+
+impl EventOutcome {
+    /// Every label, for the metrics.
+    pub const LABELS: &'static [&'static str] = &[
+        "applied",
+        "confirmed",
+        "unchanged",
+        "tombstoned",
+        "unknown_consent",
+        "duplicate",
+        "skipped",
+    ];
+
+    /// A short, fixed label for logs, metrics and the `outcome` column.
+    pub const fn label(self) -> &'static str {
+        match self {
+            EventOutcome::Applied => "applied",
+            EventOutcome::Confirmed => "confirmed",
+            EventOutcome::Unchanged => "unchanged",
+            EventOutcome::Tombstoned => "tombstoned",
+            EventOutcome::UnknownConsent => "unknown_consent",
+            EventOutcome::Duplicate => "duplicate",
+            EventOutcome::Skipped => "skipped",
+        }
+    }
 }

@@ -24,9 +24,10 @@ macro_rules! ledger_ops {
                 self, ConsentRow, HistoryRow, NewRow, consent_columns, database,
             };
             use $crate::ledger::{
-                Begun, ConsentLedger, ConsentPage, Cursor, GrantedConsent, LedgerError, ListQuery,
-                Registration, RowId, Transition,
+                Begun, ConsentLedger, ConsentPage, Cursor, EventOutcome, FeedApplied,
+                GrantedConsent, LedgerError, ListQuery, Registration, RowId, Transition,
             };
+            use $crate::ngi::feed::{EventKind, FeedEvent};
 
             type Conn = <$db as sqlx::Database>::Connection;
 
@@ -187,6 +188,16 @@ macro_rules! ledger_ops {
                     }
                     return reread(conn, row.row_id).await;
                 }
+                // NGI's feed ended it before this callback recorded it: it never becomes active.
+                let ended = tombstoned(conn, consent.id.as_str()).await?;
+                let (status, reason) = if ended {
+                    (
+                        Status::EndedAtNgi,
+                        "granted through the redirect flow after NGI's feed said it had ended",
+                    )
+                } else {
+                    (status, "granted through the redirect flow")
+                };
                 let row = rows::new_row_id();
                 insert(
                     conn,
@@ -203,7 +214,7 @@ macro_rules! ledger_ops {
                         now,
                         request_digest: None,
                     },
-                    "granted through the redirect flow",
+                    reason,
                 )
                 .await?;
                 reread(conn, row).await
@@ -246,6 +257,157 @@ macro_rules! ledger_ops {
                 )
                 .await?;
                 reread(conn, row).await.map(Begun::New)
+            }
+
+            async fn tombstoned(conn: &mut Conn, id: &str) -> Result<bool, sqlx::Error> {
+                sqlx::query(rows::SELECT_TOMBSTONE)
+                    .bind(id.to_owned())
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map(|found| found.is_some())
+            }
+
+            const SELECT_FEED_CURSOR: &str = concat!(rows::select_feed_cursor!(), $lock);
+
+            /// Moves a row for a feed event, with a history row.
+            async fn feed_move(
+                conn: &mut Conn,
+                row: i64,
+                from: Status,
+                to: Status,
+                now: Timestamp,
+                reason: &str,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query(rows::UPDATE_STATUS)
+                    .bind(row)
+                    .bind(to.as_str())
+                    .bind(None::<String>)
+                    .bind(None::<i64>)
+                    .bind(now.as_second())
+                    .execute(&mut *conn)
+                    .await?;
+                history(conn, row, now, Some(from), to, reason).await
+            }
+
+            /// `SAMTYKKE_OPPRETTET`: confirms a row we hold (never reopens an ended one), or
+            /// confirms the integrated consent registering under the event's external id.
+            async fn feed_created(
+                conn: &mut Conn,
+                id: &ConsentId,
+                external: Option<&str>,
+                now: Timestamp,
+            ) -> Result<EventOutcome, sqlx::Error> {
+                if let Some(row) = one(conn, SELECT_BY_ID, id.as_str().to_owned()).await? {
+                    let current = row.status().map_err(unreadable_row)?;
+                    return Ok(if current.is_terminal() {
+                        EventOutcome::Unchanged
+                    } else {
+                        EventOutcome::Confirmed
+                    });
+                }
+                if let Some(reference) = external {
+                    if let Some(row) = one(conn, SELECT_INTEGRATED, reference.to_owned()).await? {
+                        let current = row.status().map_err(unreadable_row)?;
+                        if current == Status::Registering && row.consent_id.is_none() {
+                            sqlx::query(rows::UPDATE_STATUS)
+                                .bind(row.row_id)
+                                .bind(Status::Active.as_str())
+                                .bind(Some(id.as_str().to_owned()))
+                                .bind(None::<i64>)
+                                .bind(now.as_second())
+                                .execute(&mut *conn)
+                                .await?;
+                            history(
+                                conn,
+                                row.row_id,
+                                now,
+                                Some(current),
+                                Status::Active,
+                                "registration confirmed by NGI's consent feed",
+                            )
+                            .await?;
+                            return Ok(EventOutcome::Applied);
+                        }
+                    }
+                }
+                Ok(if tombstoned(conn, id.as_str()).await? {
+                    EventOutcome::Unchanged
+                } else {
+                    EventOutcome::UnknownConsent
+                })
+            }
+
+            /// `SAMTYKKE_ARKIVERT`: `revoking` → `revoked`; `used` stays; past expiry →
+            /// `expired`; otherwise `ended_at_ngi`. Unknown: a tombstone.
+            async fn feed_archived(
+                conn: &mut Conn,
+                id: &ConsentId,
+                now: Timestamp,
+            ) -> Result<EventOutcome, sqlx::Error> {
+                let Some(row) = one(conn, SELECT_BY_ID, id.as_str().to_owned()).await? else {
+                    sqlx::query(rows::INSERT_TOMBSTONE)
+                        .bind(id.as_str().to_owned())
+                        .bind(now.as_second())
+                        .execute(&mut *conn)
+                        .await?;
+                    return Ok(EventOutcome::Tombstoned);
+                };
+                let current = row.status().map_err(unreadable_row)?;
+                let expired = row.expires_at.is_some_and(|at| at <= now.as_second());
+                let (to, reason) = match current {
+                    Status::Revoking => (Status::Revoked, "NGI's consent feed: revocation done"),
+                    Status::Active if expired => (Status::Expired, "NGI's consent feed: expired"),
+                    Status::Active => (Status::EndedAtNgi, "NGI's consent feed: ended at NGI"),
+                    _ => return Ok(EventOutcome::Unchanged),
+                };
+                feed_move(conn, row.row_id, current, to, now, reason).await?;
+                Ok(EventOutcome::Applied)
+            }
+
+            /// One event: recorded once by its id, then applied.
+            async fn feed_event(
+                conn: &mut Conn,
+                event: &FeedEvent,
+                now: Timestamp,
+            ) -> Result<EventOutcome, sqlx::Error> {
+                let seen = sqlx::query(rows::COUNT_FEED_DUPLICATE)
+                    .bind(event.event_id.clone())
+                    .execute(&mut *conn)
+                    .await?;
+                if seen.rows_affected() > 0 {
+                    return Ok(EventOutcome::Duplicate);
+                }
+                let (event_type, outcome) = match &event.kind {
+                    EventKind::Created {
+                        external_consent_id,
+                        ..
+                    } => (
+                        "SAMTYKKE_OPPRETTET".to_owned(),
+                        feed_created(conn, &event.consent_id, external_consent_id.as_deref(), now)
+                            .await?,
+                    ),
+                    EventKind::Archived { .. } => (
+                        "SAMTYKKE_ARKIVERT".to_owned(),
+                        feed_archived(conn, &event.consent_id, now).await?,
+                    ),
+                    EventKind::MissingBlock { event_type } => {
+                        (event_type.wire_name().to_owned(), EventOutcome::Skipped)
+                    }
+                    EventKind::Unknown { event_type } => {
+                        (event_type.clone(), EventOutcome::Skipped)
+                    }
+                };
+                sqlx::query(rows::INSERT_FEED_EVENT)
+                    .bind(event.event_id.clone())
+                    .bind(event.sequence_nr)
+                    .bind(event.consent_id.as_str().to_owned())
+                    .bind(event_type)
+                    .bind(event.timestamp.as_second())
+                    .bind(now.as_second())
+                    .bind(outcome.label())
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(outcome)
             }
 
             async fn reread(conn: &mut Conn, row: i64) -> Result<Consent, sqlx::Error> {
@@ -510,6 +672,46 @@ macro_rules! ledger_ops {
                         });
                     }
                     tx.commit().await.map_err(database)
+                }
+
+                async fn feed_cursor(&self) -> Result<Option<i64>, LedgerError> {
+                    sqlx::query_scalar::<_, Option<i64>>(rows::select_feed_cursor!())
+                        .fetch_optional(self.pool())
+                        .await
+                        .map(Option::flatten)
+                        .map_err(database)
+                }
+
+                async fn apply_feed_page(
+                    &self,
+                    read: Option<i64>,
+                    to: i64,
+                    events: &[FeedEvent],
+                    now: Timestamp,
+                ) -> Result<FeedApplied, LedgerError> {
+                    let mut tx = self.begin_write().await.map_err(database)?;
+                    let found = sqlx::query_scalar::<_, Option<i64>>(SELECT_FEED_CURSOR)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(database)?
+                        .flatten();
+                    // Compare and set: another follower moved it since it was read; dropping
+                    // the transaction rolls it back.
+                    if found != read {
+                        return Ok(FeedApplied::CursorMoved { found });
+                    }
+                    let mut outcomes = Vec::with_capacity(events.len());
+                    for event in events {
+                        outcomes.push(feed_event(&mut tx, event, now).await.map_err(from_sqlx)?);
+                    }
+                    sqlx::query(rows::UPDATE_FEED_CURSOR)
+                        .bind(to)
+                        .bind(now.as_second())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(database)?;
+                    tx.commit().await.map_err(database)?;
+                    Ok(FeedApplied::Committed(outcomes))
                 }
             }
 

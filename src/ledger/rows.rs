@@ -212,3 +212,28 @@ pub(super) fn granted_status(duration_days: Option<u16>) -> Status {
 
 /// The largest page a listing gives.
 pub(super) const MAX_PAGE: u32 = 1000;
+
+/// The feed's cursor, read for a write (the caller appends PostgreSQL's lock).
+macro_rules! select_feed_cursor {
+    () => {
+        "SELECT cursor FROM feed_cursor WHERE id = 1"
+    };
+}
+pub(super) use select_feed_cursor;
+
+pub(super) const UPDATE_FEED_CURSOR: &str =
+    "UPDATE feed_cursor SET cursor = $1, updated_at = $2 WHERE id = 1";
+
+/// Counts a second delivery of an event already recorded; no row changed: a new event.
+pub(super) const COUNT_FEED_DUPLICATE: &str =
+    "UPDATE feed_events SET duplicates = duplicates + 1 WHERE event_id = $1";
+
+pub(super) const INSERT_FEED_EVENT: &str = "INSERT INTO feed_events \
+     (event_id, sequence_nr, consent_id, event_type, event_timestamp, received_at, outcome) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+pub(super) const INSERT_TOMBSTONE: &str =
+    "INSERT INTO feed_tombstones (consent_id, at) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+
+pub(super) const SELECT_TOMBSTONE: &str =
+    "SELECT consent_id FROM feed_tombstones WHERE consent_id = $1";

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use jiff::{SignedDuration, Timestamp};
 use ngi_consent::config::{ServeArgs, Settings};
 use ngi_consent::consents::Lifecycle;
+use ngi_consent::feed::Follower;
 use ngi_consent::ledger::Ledger;
 use ngi_consent::session::SessionBackend;
 use ngi_consent::simulator::{self, ClientRegistration, SimulatorConfig, SimulatorHandle};
@@ -60,6 +61,8 @@ pub struct TestApp {
     pub ledger: Option<Ledger>,
     /// The site's use of its consents (ledger and NGI), when the test's helper built the site.
     pub lifecycle: Option<Arc<Lifecycle>>,
+    /// The site's consent-feed follower, when the test's helper built the site.
+    pub follower: Option<Arc<Follower>>,
 }
 
 /// What a test may change before the app starts.
@@ -122,6 +125,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     if args.database_url.is_none() {
         args.data_dir.get_or_insert_with(temp_data_dir);
     }
+    // The feed's runner stays off: tests call the follower's step themselves.
+    args.feed_poll_secs.get_or_insert_with(|| "0".into());
     let settings = Settings::from_args(args).unwrap();
 
     let clock = TestClock::new();
@@ -131,6 +136,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let sessions = app.sessions().clone();
     let ledger = app.ledger().clone();
     let lifecycle = Arc::clone(app.lifecycle());
+    let follower = Arc::clone(app.follower());
     tokio::spawn(app.run_until(std::future::pending()));
 
     TestApp {
@@ -141,6 +147,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         sessions: Some(sessions),
         ledger: Some(ledger),
         lifecycle: Some(lifecycle),
+        follower: Some(follower),
     }
 }
 
@@ -287,6 +294,11 @@ impl TestApp {
     /// The site's consent ledger (built by `spawn_app_with`).
     pub fn ledger(&self) -> &Ledger {
         self.ledger.as_ref().unwrap()
+    }
+
+    /// The site's consent-feed follower (built by `spawn_app_with`).
+    pub fn follower(&self) -> &Follower {
+        self.follower.as_deref().expect("the helper built the site")
     }
 
     /// The site's use of its consents (built by `spawn_app_with`).

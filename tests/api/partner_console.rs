@@ -553,6 +553,7 @@ fn console_app_view(app: &TestApp) -> TestApp {
         sessions: None,
         ledger: None,
         lifecycle: None,
+        follower: None,
     }
 }
 

@@ -146,6 +146,7 @@ async fn a_flow_started_on_one_instance_completes_on_another_through_redis() {
         sessions: None,
         ledger: None,
         lifecycle: None,
+        follower: None,
     };
 
     // Started on A; the load balancer sends NGI's redirect back to B.
@@ -190,6 +191,7 @@ async fn restarting_an_instance_loses_no_session() {
         sessions: None,
         ledger: None,
         lifecycle: None,
+        follower: None,
     };
     let callback = app.consent_as(PERSON_1).await;
 
@@ -430,6 +432,7 @@ async fn a_flow_completes_over_tls_to_redis_and_a_certificate_from_another_ca_is
         sessions: None,
         ledger: None,
         lifecycle: None,
+        follower: None,
     };
     assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
     let callback = app.consent_as(PERSON_1).await;

@@ -270,6 +270,7 @@ async fn sigterm_lets_a_request_in_flight_finish_then_exits_zero() {
         sessions: None,
         ledger: None,
         lifecycle: None,
+        follower: None,
     };
     let callback = app.consent_as(PERSON_1).await;
     sim.set_fault(
