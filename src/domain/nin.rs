@@ -165,50 +165,39 @@ impl fmt::Display for Nin {
 /// national identity number (11 digits), and even its birth-date part is more than a log needs.
 pub fn mask_long_numbers(text: &str) -> String {
     const LONG: usize = 6;
-    let mut out = String::with_capacity(text.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if run.chars().count() >= LONG {
-            out.extend(std::iter::repeat_n('*', run.chars().count()));
+    map_digit_runs(text, |run, out| {
+        if run.len() >= LONG {
+            out.extend(std::iter::repeat_n('*', run.len()));
         } else {
             out.push_str(run);
         }
-        run.clear();
-    };
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut run, &mut out);
-    out
+    })
 }
 
 /// Every run of exactly 11 digits that is a valid identity number, masked as
 /// [`Nin::masked`] masks it; other digits stay. For text that must stay usable (a partner's
 /// reference shown or sent back in a form), where [`mask_long_numbers`] would spoil it.
 pub fn mask_identity_numbers(text: &str) -> String {
+    map_digit_runs(text, |run, out| match Nin::parse(run) {
+        Ok(nin) if run.len() == 11 => out.push_str(&nin.masked()),
+        _ => out.push_str(run),
+    })
+}
+
+/// `text` with each maximal run of ASCII digits written by `write_run` (the rest copied).
+fn map_digit_runs(text: &str, write_run: impl Fn(&str, &mut String)) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        match Nin::parse(run) {
-            Ok(nin) if run.len() == 11 => out.push_str(&nin.masked()),
-            _ => out.push_str(run),
-        }
-        run.clear();
-    };
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
-        }
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+        out.push_str(&rest[..start]);
+        let digits = &rest[start..];
+        let end = digits
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(digits.len());
+        write_run(&digits[..end], &mut out);
+        rest = &digits[end..];
     }
-    flush(&mut run, &mut out);
+    out.push_str(rest);
     out
 }
 

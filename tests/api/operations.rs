@@ -193,6 +193,9 @@ async fn a_fresh_instance_shows_every_series_at_zero() {
         .env("APP_BIND", format!("127.0.0.1:{port}"))
         .env("SIMULATOR_BIND", "127.0.0.1:0")
         .env("LOG_FORMAT", "json")
+        // The feed follower polls at start-up (and takes a token for it): off here, so what is
+        // read is the registration alone.
+        .env("FEED_POLL_SECS", "0")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
