@@ -8,15 +8,13 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use ngi_consent::domain::{Nin, Purpose};
 use ngi_consent::ngi::agreement::{AgreementError, AgreementRequest, Agreements, Registered};
-use ngi_consent::ngi::client::{NgiClient, NgiConfig, NgiError};
+use ngi_consent::ngi::client::NgiError;
 use ngi_consent::ngi::consents::Consents;
 use ngi_consent::ngi::credentials::{Audience, ClientCredentials, TokenError};
 use ngi_consent::simulator::{self, Endpoint, Fault, SimulatorHandle};
-use oauth2::{ClientId, ClientSecret};
 use reqwest::StatusCode;
-use url::Url;
 
-use crate::helpers::{CLIENT_ID, CLIENT_SECRET, PERSON_1, PERSON_2, TestClock, spawn_simulator};
+use crate::helpers::{CLIENT_ID, CLIENT_SECRET, PERSON_1, PERSON_2, machine_client};
 
 const TRACE: &str = "2f6c1d3e-5a4b-4c7d-9e8f-1a2b3c4d5e6f";
 
@@ -28,25 +26,7 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let site = Url::parse("http://127.0.0.1:9/").unwrap();
-    let sim = spawn_simulator(&site, CLIENT_SECRET, false).await;
-    let ngi = Arc::new(
-        NgiClient::new(NgiConfig {
-            access: sim.base_url().clone(),
-            api: sim.base_url().clone(),
-            client_id: ClientId::new(CLIENT_ID.into()),
-            client_secret: ClientSecret::new(CLIENT_SECRET.into()),
-            redirect_uri: site.join("/v1/callback").unwrap(),
-            scope: "debt.unsecured.presentation".parse().unwrap(),
-            pkce: true,
-            issuer: Some(sim.issuer()),
-            timeout: Duration::from_secs(2),
-            connect_timeout: Duration::from_secs(1),
-        })
-        .unwrap(),
-    );
-    let clock = TestClock::new();
-    let creds = Arc::new(ClientCredentials::new(Arc::clone(&ngi), clock.as_clock()).unwrap());
+    let (sim, ngi, creds) = machine_client("debt.unsecured.presentation").await;
     Setup {
         agreements: Agreements::new(Arc::clone(&ngi), Arc::clone(&creds)),
         consents: Consents::new(Arc::clone(&ngi), Arc::clone(&creds)),

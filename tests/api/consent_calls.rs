@@ -4,16 +4,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ngi_consent::ngi::client::{NgiClient, NgiConfig, NgiError};
+use ngi_consent::ngi::client::{NgiClient, NgiError};
 use ngi_consent::ngi::consents::{ConsentId, ConsentStatus, Consents};
 use ngi_consent::ngi::credentials::{Audience, AuthorizedError, ClientCredentials};
 use ngi_consent::simulator::{self, Endpoint, Fault, SimulatorHandle};
-use oauth2::{AuthorizationCode, ClientId, ClientSecret, CsrfToken};
+use oauth2::{AuthorizationCode, CsrfToken};
 use reqwest::StatusCode;
-use url::Url;
 
 use crate::helpers::{
-    CLIENT_ID, CLIENT_SECRET, PERSON_1, TestClock, assert_redirect, browser, query, spawn_simulator,
+    CLIENT_ID, CLIENT_SECRET, PERSON_1, assert_redirect, browser, machine_client, query,
 };
 
 const TRACE: &str = "7d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
@@ -28,25 +27,7 @@ struct Setup {
 }
 
 async fn setup(scope: &str) -> Setup {
-    let site = Url::parse("http://127.0.0.1:9/").unwrap();
-    let sim = spawn_simulator(&site, CLIENT_SECRET, false).await;
-    let ngi = Arc::new(
-        NgiClient::new(NgiConfig {
-            access: sim.base_url().clone(),
-            api: sim.base_url().clone(),
-            client_id: ClientId::new(CLIENT_ID.into()),
-            client_secret: ClientSecret::new(CLIENT_SECRET.into()),
-            redirect_uri: site.join("/v1/callback").unwrap(),
-            scope: scope.parse().unwrap(),
-            pkce: true,
-            issuer: Some(sim.issuer()),
-            timeout: Duration::from_secs(2),
-            connect_timeout: Duration::from_secs(1),
-        })
-        .unwrap(),
-    );
-    let clock = TestClock::new();
-    let creds = Arc::new(ClientCredentials::new(Arc::clone(&ngi), clock.as_clock()).unwrap());
+    let (sim, ngi, creds) = machine_client(scope).await;
     let consents = Consents::new(Arc::clone(&ngi), Arc::clone(&creds));
     Setup {
         sim,

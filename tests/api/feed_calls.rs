@@ -3,18 +3,15 @@
 //! skipped without spoiling its page.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use ngi_consent::ngi::client::{NgiClient, NgiConfig, NgiError};
+use ngi_consent::ngi::client::NgiError;
 use ngi_consent::ngi::credentials::{Audience, AuthorizedError, ClientCredentials};
 use ngi_consent::ngi::feed::{EventKind, Feed};
 use ngi_consent::simulator::{self, Endpoint, Fault, SimulatorHandle};
-use oauth2::{ClientId, ClientSecret};
 use reqwest::StatusCode;
 use serde_json::json;
-use url::Url;
 
-use crate::helpers::{CLIENT_ID, CLIENT_SECRET, PERSON_1, TestClock, spawn_simulator};
+use crate::helpers::{CLIENT_ID, CLIENT_SECRET, PERSON_1, machine_client};
 
 const TRACE: &str = "3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c";
 
@@ -25,25 +22,7 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let site = Url::parse("http://127.0.0.1:9/").unwrap();
-    let sim = spawn_simulator(&site, CLIENT_SECRET, false).await;
-    let ngi = Arc::new(
-        NgiClient::new(NgiConfig {
-            access: sim.base_url().clone(),
-            api: sim.base_url().clone(),
-            client_id: ClientId::new(CLIENT_ID.into()),
-            client_secret: ClientSecret::new(CLIENT_SECRET.into()),
-            redirect_uri: site.join("/v1/callback").unwrap(),
-            scope: "debt.unsecured.presentation".parse().unwrap(),
-            pkce: true,
-            issuer: Some(sim.issuer()),
-            timeout: Duration::from_secs(2),
-            connect_timeout: Duration::from_secs(1),
-        })
-        .unwrap(),
-    );
-    let clock = TestClock::new();
-    let creds = Arc::new(ClientCredentials::new(Arc::clone(&ngi), clock.as_clock()).unwrap());
+    let (sim, ngi, creds) = machine_client("debt.unsecured.presentation").await;
     let feed = Feed::new(Arc::clone(&ngi), Arc::clone(&creds));
     Setup { sim, creds, feed }
 }

@@ -341,3 +341,36 @@ pub fn cookie_value(set_cookie: &str) -> String {
         .1
         .to_owned()
 }
+
+/// A fresh simulator, and our NGI client with its client-credentials token cache on a test clock,
+/// as another program of the same client uses them (asking for `scope`).
+pub async fn machine_client(
+    scope: &str,
+) -> (
+    SimulatorHandle,
+    std::sync::Arc<ngi_consent::ngi::client::NgiClient>,
+    std::sync::Arc<ngi_consent::ngi::credentials::ClientCredentials>,
+) {
+    use ngi_consent::ngi::client::{NgiClient, NgiConfig};
+    use ngi_consent::ngi::credentials::ClientCredentials;
+    let site = Url::parse("http://127.0.0.1:9/").unwrap();
+    let sim = spawn_simulator(&site, CLIENT_SECRET, false).await;
+    let ngi = Arc::new(
+        NgiClient::new(NgiConfig {
+            access: sim.base_url().clone(),
+            api: sim.base_url().clone(),
+            client_id: oauth2::ClientId::new(CLIENT_ID.into()),
+            client_secret: oauth2::ClientSecret::new(CLIENT_SECRET.into()),
+            redirect_uri: site.join("/v1/callback").unwrap(),
+            scope: scope.parse().unwrap(),
+            pkce: true,
+            issuer: Some(sim.issuer()),
+            timeout: std::time::Duration::from_secs(2),
+            connect_timeout: std::time::Duration::from_secs(1),
+        })
+        .unwrap(),
+    );
+    let creds =
+        Arc::new(ClientCredentials::new(Arc::clone(&ngi), TestClock::new().as_clock()).unwrap());
+    (sim, ngi, creds)
+}
