@@ -36,6 +36,8 @@ pub enum PollError {
 /// What one [`Follower::poll_once`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outcome {
+    /// This instance holds the feed's leadership; when not, nothing was read.
+    pub leader: bool,
     /// The `fromSequenceNr` asked for; `None` when no page was read (an empty feed).
     pub from: Option<i64>,
     /// The cursor after this step.
@@ -56,6 +58,29 @@ pub struct Outcome {
     pub more: bool,
 }
 
+/// What the follower last did, for the partner API and console: no secret, no identity number.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedState {
+    /// This instance follows the feed (on PostgreSQL only one instance does).
+    pub leader: bool,
+    /// When the last poll finished, well or not.
+    pub last_poll_at: Option<Timestamp>,
+    /// The last poll's error, as its chain of causes; `None` after a poll that went well.
+    pub last_error: Option<String>,
+    /// The cursor as the last poll left it.
+    pub cursor: Option<i64>,
+    /// NGI's `lastSequenceNr` as the last poll read it.
+    pub last_sequence_nr: Option<i64>,
+}
+
+impl FeedState {
+    /// NGI's `lastSequenceNr` less the cursor: how many sequence numbers are still to read.
+    pub fn lag(&self) -> Option<i64> {
+        let last = self.last_sequence_nr?;
+        Some(last.saturating_sub(self.cursor.unwrap_or(0)).max(0))
+    }
+}
+
 /// Follows NGI's consent feed into the ledger.
 #[derive(Debug)]
 pub struct Follower {
@@ -63,6 +88,7 @@ pub struct Follower {
     ledger: Ledger,
     lifecycle: Arc<Lifecycle>,
     page_size: u32,
+    state: std::sync::Mutex<FeedState>,
 }
 
 impl Follower {
@@ -72,11 +98,41 @@ impl Follower {
             ledger,
             lifecycle,
             page_size: page_size.clamp(1, 1000),
+            state: std::sync::Mutex::new(FeedState::default()),
         }
+    }
+
+    /// What the follower last did.
+    pub fn state(&self) -> FeedState {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// One step: reads the feed's bounds and one page from the cursor + 1, and applies it.
     pub async fn poll_once(&self, now: Timestamp) -> Result<Outcome, PollError> {
+        let result = self.step(now).await;
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.last_poll_at = Some(now);
+        match &result {
+            Ok(outcome) => {
+                state.leader = outcome.leader;
+                state.last_error = None;
+                if outcome.leader {
+                    state.cursor = outcome.cursor;
+                    state.last_sequence_nr = outcome.last;
+                }
+            }
+            Err(e) => state.last_error = Some(crate::error::chain(e)),
+        }
+        result
+    }
+
+    async fn step(&self, now: Timestamp) -> Result<Outcome, PollError> {
         let trace_id = uuid::Uuid::new_v4().to_string();
         let stored = self.ledger.feed_cursor().await.map_err(PollError::Ledger)?;
         let first = self
@@ -90,6 +146,7 @@ impl Follower {
             .await
             .map_err(PollError::Feed)?;
         let mut outcome = Outcome {
+            leader: true,
             cursor: stored,
             last,
             ..Outcome::default()
