@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use ngi_consent::config::{ServeArgs, Settings, SimulatorArgs, vars};
 use ngi_consent::error::chain as error_chain;
+use ngi_consent::feed::crash::CrashPoint;
 use ngi_consent::startup::Application;
 use ngi_consent::{simulator, telemetry};
 
@@ -28,6 +29,17 @@ enum Command {
         #[arg(long, env = vars::APP_BIND, default_value = "127.0.0.1:3000")]
         bind: std::net::SocketAddr,
     },
+    /// Steps of the consent-feed follower against the configured NGI and ledger, then exit: the
+    /// crash tests' follower (not for operators).
+    #[command(hide = true)]
+    FeedStep {
+        /// Abort the process when the step reaches this point.
+        #[arg(long, value_enum)]
+        crash_at: Option<CrashPoint>,
+        /// Step again while more is waiting, until the follower has caught up.
+        #[arg(long)]
+        until_caught_up: bool,
+    },
 }
 
 /// mimalloc instead of the system allocator: a request allocates and frees many small buffers
@@ -41,7 +53,61 @@ async fn main() -> ExitCode {
     match cli.command {
         Some(Command::Simulator(args)) => run_simulator(args).await,
         Some(Command::Healthcheck { bind }) => healthcheck(bind).await,
+        Some(Command::FeedStep {
+            crash_at,
+            until_caught_up,
+        }) => feed_step(cli.serve, crash_at, until_caught_up).await,
         None => run_site(cli.serve).await,
+    }
+}
+
+/// Builds the site as configured (nothing served, the runner off), arms `crash_at`, and calls
+/// the follower's step once, or until caught up; prints one line per step:
+/// `cursor=<n|none> leader=<bool> events=<n> more=<bool>`.
+async fn feed_step(
+    args: ServeArgs,
+    crash_at: Option<CrashPoint>,
+    until_caught_up: bool,
+) -> ExitCode {
+    let settings = match Settings::from_args(args) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("ngi-consent: {}", error_chain(&e));
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(settings.log_format);
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("ngi-consent: {}", error_chain(&e));
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(point) = crash_at {
+        ngi_consent::feed::crash::arm(point);
+    }
+    loop {
+        match app.follower().poll_once(jiff::Timestamp::now()).await {
+            Ok(outcome) => {
+                println!(
+                    "cursor={} leader={} events={} more={}",
+                    outcome
+                        .cursor
+                        .map_or_else(|| "none".to_owned(), |c| c.to_string()),
+                    outcome.leader,
+                    outcome.events.len(),
+                    outcome.more
+                );
+                if !(until_caught_up && outcome.more) {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            Err(e) => {
+                eprintln!("ngi-consent: {}", error_chain(&e));
+                return ExitCode::FAILURE;
+            }
+        }
     }
 }
 

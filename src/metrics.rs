@@ -22,6 +22,7 @@ pub const FEED_CURSOR: &str = "ngi_consent_feed_cursor";
 pub const FEED_LAG: &str = "ngi_consent_feed_lag";
 pub const FEED_LOST_WINDOWS: &str = "ngi_consent_feed_lost_windows_total";
 pub const FEED_POLL_FAILURES: &str = "ngi_consent_feed_poll_failures_total";
+pub const FEED_LEADER: &str = "ngi_consent_feed_leader";
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -119,6 +120,12 @@ pub fn register_feed(types: &[&'static str], outcomes: &[&'static str]) {
     }
     metrics::counter!(FEED_LOST_WINDOWS).increment(0);
     metrics::counter!(FEED_POLL_FAILURES).increment(0);
+    metrics::gauge!(FEED_LEADER).set(0.0);
+}
+
+/// 1 while this instance follows the feed, 0 while another does (or none could be asked).
+pub fn feed_leader(leader: bool) {
+    metrics::gauge!(FEED_LEADER).set(if leader { 1.0 } else { 0.0 });
 }
 
 /// One event of NGI's consent feed handled (`type`: its kind's label; `outcome`: what it did).

@@ -7,6 +7,8 @@
 //! the page or of the feed (LIFECYCLE.md): it is used only on an empty page, and only when it is
 //! not below the `fromSequenceNr` sent, so neither reading skips a number or loops on a page.
 
+pub mod crash;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use jiff::Timestamp;
 use crate::consents::Lifecycle;
 use crate::domain::consent::Status;
 use crate::domain::time::Clock;
-use crate::ledger::{EventOutcome, FeedApplied, Ledger, LedgerError, ListQuery};
+use crate::ledger::{EventOutcome, FeedApplied, FeedLead, Ledger, LedgerError, ListQuery};
 use crate::ngi::feed::{EventKind, Feed, FeedError, FeedPage};
 
 /// The most pages one round reads before waiting for the next interval.
@@ -89,6 +91,8 @@ pub struct Follower {
     lifecycle: Arc<Lifecycle>,
     page_size: u32,
     state: std::sync::Mutex<FeedState>,
+    /// The feed's leadership while this instance holds it; one step at a time goes through it.
+    lead: tokio::sync::Mutex<Option<Box<dyn FeedLead>>>,
 }
 
 impl Follower {
@@ -99,6 +103,7 @@ impl Follower {
             lifecycle,
             page_size: page_size.clamp(1, 1000),
             state: std::sync::Mutex::new(FeedState::default()),
+            lead: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -122,8 +127,8 @@ impl Follower {
             Ok(outcome) => {
                 state.leader = outcome.leader;
                 state.last_error = None;
+                state.cursor = outcome.cursor;
                 if outcome.leader {
-                    state.cursor = outcome.cursor;
                     state.last_sequence_nr = outcome.last;
                 }
             }
@@ -132,9 +137,40 @@ impl Follower {
         result
     }
 
+    /// Takes the lead if no one holds it, then follows one page through it. A ledger error gives
+    /// the lead up (its connection may be gone), to be tried for afresh on the next step.
     async fn step(&self, now: Timestamp) -> Result<Outcome, PollError> {
+        let mut lead = self.lead.lock().await;
+        if lead.is_none() {
+            *lead = self.ledger.lead_feed().await.map_err(PollError::Ledger)?;
+            if lead.is_some() {
+                tracing::info!("this instance now follows NGI's consent feed");
+            }
+        }
+        crate::metrics::feed_leader(lead.is_some());
+        let Some(held) = lead.as_mut() else {
+            // Another instance follows; the cursor is shown as it stands.
+            let cursor = self.ledger.feed_cursor().await.map_err(PollError::Ledger)?;
+            return Ok(Outcome {
+                cursor,
+                ..Outcome::default()
+            });
+        };
+        let result = self.follow(held.as_mut(), now).await;
+        if let Err(PollError::Ledger(e)) = &result {
+            tracing::warn!(
+                error = %crate::error::chain(e),
+                "the consent feed's lead is given up after a ledger error; taken afresh next time"
+            );
+            *lead = None;
+            crate::metrics::feed_leader(false);
+        }
+        result
+    }
+
+    async fn follow(&self, lead: &mut dyn FeedLead, now: Timestamp) -> Result<Outcome, PollError> {
         let trace_id = uuid::Uuid::new_v4().to_string();
-        let stored = self.ledger.feed_cursor().await.map_err(PollError::Ledger)?;
+        let stored = lead.cursor().await.map_err(PollError::Ledger)?;
         let first = self
             .feed
             .first_sequence_nr(&trace_id)
@@ -168,9 +204,8 @@ impl Follower {
                  firstSequenceNr {first}; moving on and asking NGI for every open consent's status"
             );
             crate::metrics::feed_lost_window();
-            match self
-                .ledger
-                .apply_feed_page(Some(held), moved_to, &[], now)
+            match lead
+                .apply_page(Some(held), moved_to, &[], now)
                 .await
                 .map_err(PollError::Ledger)?
             {
@@ -195,6 +230,7 @@ impl Follower {
             .page(from, self.page_size, &trace_id)
             .await
             .map_err(PollError::Feed)?;
+        crash::point(crash::CrashPoint::AfterFetch);
         for bad in &page.malformed {
             tracing::warn!(
                 sequence_nr = bad.sequence_nr,
@@ -210,9 +246,8 @@ impl Follower {
             crate::metrics::feed_position(cursor, last);
             return Ok(outcome);
         }
-        match self
-            .ledger
-            .apply_feed_page(read, next, &page.events, now)
+        match lead
+            .apply_page(read, next, &page.events, now)
             .await
             .map_err(PollError::Ledger)?
         {

@@ -280,6 +280,30 @@ pub trait ConsentLedger: Send + Sync + fmt::Debug {
         events: &[FeedEvent],
         now: Timestamp,
     ) -> Result<FeedApplied, LedgerError>;
+
+    /// The right to follow NGI's consent feed, when no other instance holds it. PostgreSQL: a
+    /// session advisory lock on a connection of its own, held while the returned lead lives and
+    /// released by PostgreSQL when that connection ends (a crash included). SQLite: one
+    /// instance per file, always the leader.
+    async fn lead_feed(&self) -> Result<Option<Box<dyn FeedLead>>, LedgerError>;
+}
+
+/// Held by the instance that follows the feed: the cursor is read and every page written
+/// through it (on PostgreSQL, on the connection that holds the lock, so a page can only be
+/// written while the lock is held). Dropping it gives the leadership up.
+#[async_trait]
+pub trait FeedLead: Send + Sync + fmt::Debug {
+    /// The cursor, as [`ConsentLedger::feed_cursor`].
+    async fn cursor(&mut self) -> Result<Option<i64>, LedgerError>;
+
+    /// One page, as [`ConsentLedger::apply_feed_page`].
+    async fn apply_page(
+        &mut self,
+        read: Option<i64>,
+        to: i64,
+        events: &[FeedEvent],
+        now: Timestamp,
+    ) -> Result<FeedApplied, LedgerError>;
 }
 
 /// What [`ConsentLedger::apply_feed_page`] did.

@@ -19,12 +19,13 @@ macro_rules! ledger_ops {
             use super::*;
             use $crate::domain::consent::ConsentId;
             use $crate::domain::consent::{Source, Status};
+            use $crate::feed::crash::{self, CrashPoint};
             use $crate::ledger::Consent;
             use $crate::ledger::rows::{
                 self, ConsentRow, HistoryRow, NewRow, consent_columns, database,
             };
             use $crate::ledger::{
-                Begun, ConsentLedger, ConsentPage, Cursor, EventOutcome, FeedApplied,
+                Begun, ConsentLedger, ConsentPage, Cursor, EventOutcome, FeedApplied, FeedLead,
                 GrantedConsent, LedgerError, ListQuery, Registration, RowId, Transition,
             };
             use $crate::ngi::feed::{EventKind, FeedEvent};
@@ -364,50 +365,140 @@ macro_rules! ledger_ops {
                 Ok(EventOutcome::Applied)
             }
 
-            /// One event: recorded once by its id, then applied.
-            async fn feed_event(
+            /// The name an event's type is recorded under.
+            fn wire_type(event: &FeedEvent) -> &str {
+                match &event.kind {
+                    EventKind::Created { .. } => "SAMTYKKE_OPPRETTET",
+                    EventKind::Archived { .. } => "SAMTYKKE_ARKIVERT",
+                    EventKind::MissingBlock { event_type } => event_type.wire_name(),
+                    EventKind::Unknown { event_type } => event_type,
+                }
+            }
+
+            /// A page's first half: one event recorded once by its id (a second delivery is
+            /// counted on the first). Whether it is new.
+            async fn feed_record(
                 conn: &mut Conn,
                 event: &FeedEvent,
                 now: Timestamp,
-            ) -> Result<EventOutcome, sqlx::Error> {
+            ) -> Result<bool, sqlx::Error> {
                 let seen = sqlx::query(rows::COUNT_FEED_DUPLICATE)
                     .bind(event.event_id.clone())
                     .execute(&mut *conn)
                     .await?;
                 if seen.rows_affected() > 0 {
-                    return Ok(EventOutcome::Duplicate);
+                    return Ok(false);
                 }
-                let (event_type, outcome) = match &event.kind {
-                    EventKind::Created {
-                        external_consent_id,
-                        ..
-                    } => (
-                        "SAMTYKKE_OPPRETTET".to_owned(),
-                        feed_created(conn, &event.consent_id, external_consent_id.as_deref(), now)
-                            .await?,
-                    ),
-                    EventKind::Archived { .. } => (
-                        "SAMTYKKE_ARKIVERT".to_owned(),
-                        feed_archived(conn, &event.consent_id, now).await?,
-                    ),
-                    EventKind::MissingBlock { event_type } => {
-                        (event_type.wire_name().to_owned(), EventOutcome::Skipped)
-                    }
-                    EventKind::Unknown { event_type } => {
-                        (event_type.clone(), EventOutcome::Skipped)
-                    }
-                };
                 sqlx::query(rows::INSERT_FEED_EVENT)
                     .bind(event.event_id.clone())
                     .bind(event.sequence_nr)
                     .bind(event.consent_id.as_str().to_owned())
-                    .bind(event_type)
+                    .bind(wire_type(event).to_owned())
                     .bind(event.timestamp.as_second())
                     .bind(now.as_second())
+                    .bind(rows::FEED_OUTCOME_PENDING)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(true)
+            }
+
+            /// A page's second half: a new event applied, and what it did recorded beside it.
+            async fn feed_apply(
+                conn: &mut Conn,
+                event: &FeedEvent,
+                now: Timestamp,
+            ) -> Result<EventOutcome, sqlx::Error> {
+                let outcome = match &event.kind {
+                    EventKind::Created {
+                        external_consent_id,
+                        ..
+                    } => {
+                        feed_created(conn, &event.consent_id, external_consent_id.as_deref(), now)
+                            .await?
+                    }
+                    EventKind::Archived { .. } => {
+                        feed_archived(conn, &event.consent_id, now).await?
+                    }
+                    EventKind::MissingBlock { .. } | EventKind::Unknown { .. } => {
+                        EventOutcome::Skipped
+                    }
+                };
+                sqlx::query(rows::UPDATE_FEED_OUTCOME)
+                    .bind(event.event_id.clone())
                     .bind(outcome.label())
                     .execute(&mut *conn)
                     .await?;
                 Ok(outcome)
+            }
+
+            /// One page inside a write transaction the caller commits: the cursor compared
+            /// with `read` (another follower moved it: nothing written), every event recorded,
+            /// the new ones applied, the cursor moved to `to`.
+            pub(in $crate::ledger) async fn apply_page_in(
+                conn: &mut Conn,
+                read: Option<i64>,
+                to: i64,
+                events: &[FeedEvent],
+                now: Timestamp,
+            ) -> Result<FeedApplied, LedgerError> {
+                let found = sqlx::query_scalar::<_, Option<i64>>(SELECT_FEED_CURSOR)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(database)?
+                    .flatten();
+                if found != read {
+                    return Ok(FeedApplied::CursorMoved { found });
+                }
+                let mut fresh = Vec::with_capacity(events.len());
+                for event in events {
+                    fresh.push(feed_record(conn, event, now).await.map_err(from_sqlx)?);
+                }
+                crash::point(CrashPoint::AfterInsert);
+                let mut outcomes = Vec::with_capacity(events.len());
+                for (event, new) in events.iter().zip(fresh) {
+                    outcomes.push(if new {
+                        feed_apply(conn, event, now).await.map_err(from_sqlx)?
+                    } else {
+                        EventOutcome::Duplicate
+                    });
+                }
+                crash::point(CrashPoint::AfterApply);
+                sqlx::query(rows::UPDATE_FEED_CURSOR)
+                    .bind(to)
+                    .bind(now.as_second())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(database)?;
+                Ok(FeedApplied::Committed(outcomes))
+            }
+
+            /// One page in `tx`, committed when the cursor was still `read`; dropping an
+            /// uncommitted transaction rolls it back.
+            pub(in $crate::ledger) async fn commit_page(
+                mut tx: sqlx::Transaction<'_, $db>,
+                read: Option<i64>,
+                to: i64,
+                events: &[FeedEvent],
+                now: Timestamp,
+            ) -> Result<FeedApplied, LedgerError> {
+                let applied = apply_page_in(&mut tx, read, to, events, now).await?;
+                if matches!(applied, FeedApplied::Committed(_)) {
+                    crash::point(CrashPoint::BeforeCommit);
+                    tx.commit().await.map_err(database)?;
+                    crash::point(CrashPoint::AfterCommit);
+                }
+                Ok(applied)
+            }
+
+            /// The cursor, read on `conn`.
+            pub(in $crate::ledger) async fn cursor_on(
+                conn: &mut Conn,
+            ) -> Result<Option<i64>, LedgerError> {
+                sqlx::query_scalar::<_, Option<i64>>(rows::select_feed_cursor!())
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map(Option::flatten)
+                    .map_err(database)
             }
 
             async fn reread(conn: &mut Conn, row: i64) -> Result<Consent, sqlx::Error> {
@@ -689,29 +780,12 @@ macro_rules! ledger_ops {
                     events: &[FeedEvent],
                     now: Timestamp,
                 ) -> Result<FeedApplied, LedgerError> {
-                    let mut tx = self.begin_write().await.map_err(database)?;
-                    let found = sqlx::query_scalar::<_, Option<i64>>(SELECT_FEED_CURSOR)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(database)?
-                        .flatten();
-                    // Compare and set: another follower moved it since it was read; dropping
-                    // the transaction rolls it back.
-                    if found != read {
-                        return Ok(FeedApplied::CursorMoved { found });
-                    }
-                    let mut outcomes = Vec::with_capacity(events.len());
-                    for event in events {
-                        outcomes.push(feed_event(&mut tx, event, now).await.map_err(from_sqlx)?);
-                    }
-                    sqlx::query(rows::UPDATE_FEED_CURSOR)
-                        .bind(to)
-                        .bind(now.as_second())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(database)?;
-                    tx.commit().await.map_err(database)?;
-                    Ok(FeedApplied::Committed(outcomes))
+                    let tx = self.begin_write().await.map_err(database)?;
+                    commit_page(tx, read, to, events, now).await
+                }
+
+                async fn lead_feed(&self) -> Result<Option<Box<dyn FeedLead>>, LedgerError> {
+                    self.lead().await
                 }
             }
 

@@ -6,11 +6,15 @@
 use std::fmt;
 use std::time::Duration;
 
+use async_trait::async_trait;
+use jiff::Timestamp;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Pool, Postgres, Transaction};
+use sqlx::{Connection, PgConnection, Pool, Postgres, Transaction};
 
-use super::OpenError;
+use super::rows::database;
+use super::{FeedApplied, FeedLead, LedgerError, OpenError};
 use crate::config::DatabaseUrl;
+use crate::ngi::feed::FeedEvent;
 
 /// How long a request waits for a connection (or for PostgreSQL to accept one).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -18,6 +22,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The ledger on PostgreSQL.
 pub struct PostgresLedger {
     pool: Pool<Postgres>,
+    /// For the feed's lead, a connection outside the pool. Never printed (it holds the
+    /// password).
+    options: PgConnectOptions,
     /// The URL without its password, for `Debug`.
     shown: String,
 }
@@ -42,14 +49,18 @@ impl PostgresLedger {
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(OpenError::Connect)?;
         super::MIGRATOR
             .run(&pool)
             .await
             .map_err(OpenError::Migrate)?;
-        Ok(Self { pool, shown })
+        Ok(Self {
+            pool,
+            options,
+            shown,
+        })
     }
 
     /// Closes every connection.
@@ -63,6 +74,60 @@ impl PostgresLedger {
 
     async fn begin_write(&self) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
         self.pool.begin().await
+    }
+
+    /// Tries the feed's advisory lock on a new connection of its own: kept as the lead when
+    /// taken, closed when another instance holds it. The key is namespaced by the schema, so
+    /// sites on different schemas of one database (tests) each have a leader.
+    async fn lead(&self) -> Result<Option<Box<dyn FeedLead>>, LedgerError> {
+        let mut conn = PgConnection::connect_with(&self.options)
+            .await
+            .map_err(database)?;
+        let taken: bool = sqlx::query_scalar(TRY_FEED_LOCK)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(database)?;
+        if taken {
+            return Ok(Some(Box::new(PgFeedLead { conn })));
+        }
+        // Closing politely; a failure here changes nothing (the server ends the session).
+        let _ = conn.close().await;
+        Ok(None)
+    }
+}
+
+/// The feed's advisory lock, one per schema: a 64-bit key hashed from the schema's name.
+const TRY_FEED_LOCK: &str =
+    "SELECT pg_try_advisory_lock(hashtextextended('ngi-consent feed ' || current_schema(), 0))";
+
+/// The feed's lead on PostgreSQL: the connection holding the advisory lock. Every page is
+/// written on it, so a page cannot be written by an instance whose lock has gone with its
+/// connection.
+struct PgFeedLead {
+    conn: PgConnection,
+}
+
+impl fmt::Debug for PgFeedLead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgFeedLead").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl FeedLead for PgFeedLead {
+    async fn cursor(&mut self) -> Result<Option<i64>, LedgerError> {
+        ops::cursor_on(&mut self.conn).await
+    }
+
+    async fn apply_page(
+        &mut self,
+        read: Option<i64>,
+        to: i64,
+        events: &[FeedEvent],
+        now: Timestamp,
+    ) -> Result<FeedApplied, LedgerError> {
+        let tx = self.conn.begin().await.map_err(database)?;
+        ops::commit_page(tx, read, to, events, now).await
     }
 }
 

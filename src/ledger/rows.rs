@@ -232,6 +232,13 @@ pub(super) const INSERT_FEED_EVENT: &str = "INSERT INTO feed_events \
      (event_id, sequence_nr, consent_id, event_type, event_timestamp, received_at, outcome) \
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
+/// An event's outcome between its insert and its application, inside one transaction: never
+/// committed.
+pub(super) const FEED_OUTCOME_PENDING: &str = "pending";
+
+pub(super) const UPDATE_FEED_OUTCOME: &str =
+    "UPDATE feed_events SET outcome = $2 WHERE event_id = $1";
+
 pub(super) const INSERT_TOMBSTONE: &str =
     "INSERT INTO feed_tombstones (consent_id, at) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 

@@ -9,7 +9,12 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Pool, Sqlite, Transaction};
 
-use super::OpenError;
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use super::rows::database;
+use super::{FeedApplied, FeedLead, LedgerError, OpenError};
+use crate::ngi::feed::FeedEvent;
 
 /// The ledger's file in DATA_DIR.
 pub const FILE_NAME: &str = "ngi-consent.db";
@@ -71,6 +76,42 @@ impl SqliteLedger {
 
     async fn begin_write(&self) -> Result<Transaction<'_, Sqlite>, sqlx::Error> {
         self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// Always the leader: one instance per file.
+    async fn lead(&self) -> Result<Option<Box<dyn FeedLead>>, LedgerError> {
+        Ok(Some(Box::new(SqliteFeedLead {
+            pool: self.pool.clone(),
+        })))
+    }
+}
+
+/// The feed's lead on SQLite: the ledger's own pool.
+#[derive(Debug)]
+struct SqliteFeedLead {
+    pool: Pool<Sqlite>,
+}
+
+#[async_trait]
+impl FeedLead for SqliteFeedLead {
+    async fn cursor(&mut self) -> Result<Option<i64>, LedgerError> {
+        let mut conn = self.pool.acquire().await.map_err(database)?;
+        ops::cursor_on(&mut conn).await
+    }
+
+    async fn apply_page(
+        &mut self,
+        read: Option<i64>,
+        to: i64,
+        events: &[FeedEvent],
+        now: Timestamp,
+    ) -> Result<FeedApplied, LedgerError> {
+        let tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(database)?;
+        ops::commit_page(tx, read, to, events, now).await
     }
 }
 
