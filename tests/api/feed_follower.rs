@@ -70,24 +70,24 @@ on_both!(
     a_window_moved_past_the_cursor_asks_ngi_for_every_open_consent("100"),
 );
 
-async fn poll(app: &TestApp) -> Outcome {
+pub(crate) async fn poll(app: &TestApp) -> Outcome {
     app.follower().poll_once(app.clock.now()).await.unwrap()
 }
 
 /// A completed redirect flow as `PERSON_1`: the consent's id, active in the ledger.
-async fn granted(app: &TestApp) -> ConsentId {
+pub(crate) async fn granted(app: &TestApp) -> ConsentId {
     assert_eq!(app.follow_login(PERSON_1).await.status(), StatusCode::OK);
     let consent = newest_consent(app).await;
     assert_eq!(consent.status, Status::Active);
     consent.id.unwrap()
 }
 
-async fn status_of(app: &TestApp, id: &ConsentId) -> Status {
+pub(crate) async fn status_of(app: &TestApp, id: &ConsentId) -> Status {
     app.ledger().get(id).await.unwrap().unwrap().status
 }
 
 /// The person logs in at the simulator's Min gjeld page and withdraws consent `id` there.
-async fn withdraw_at_min_gjeld(app: &TestApp, id: &ConsentId) {
+pub(crate) async fn withdraw_at_min_gjeld(app: &TestApp, id: &ConsentId) {
     let sim = app.sim.base_url();
     let login = app
         .client

@@ -14,7 +14,7 @@ use crate::helpers::{
 };
 use crate::startup::refused_with;
 
-const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+pub(crate) const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 async fn all_rows(app: &crate::helpers::TestApp) -> Vec<Consent> {
     app.ledger()

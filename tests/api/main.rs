@@ -9,6 +9,7 @@ mod debug_output;
 mod discovery;
 mod feed_calls;
 mod feed_follower;
+mod feed_leader;
 mod flow;
 mod helpers;
 mod hostile;
