@@ -326,8 +326,9 @@ pub enum EventOutcome {
     Unchanged,
     /// `SAMTYKKE_ARKIVERT` for a consent not in the ledger: a tombstone keeps it ended.
     Tombstoned,
-    /// `SAMTYKKE_OPPRETTET` for a consent not in the ledger (yet): the callback records it.
-    UnknownConsent,
+    /// `SAMTYKKE_OPPRETTET` for a consent not in the ledger: a row is made from the event,
+    /// without an identity number (the feed carries none), which a later callback fills in.
+    Recorded,
     /// An event id seen before: not applied again.
     Duplicate,
     /// An unknown type, or a known one without its block: recorded and skipped.
@@ -341,7 +342,7 @@ impl EventOutcome {
         "confirmed",
         "unchanged",
         "tombstoned",
-        "unknown_consent",
+        "recorded",
         "duplicate",
         "skipped",
     ];
@@ -353,7 +354,7 @@ impl EventOutcome {
             EventOutcome::Confirmed => "confirmed",
             EventOutcome::Unchanged => "unchanged",
             EventOutcome::Tombstoned => "tombstoned",
-            EventOutcome::UnknownConsent => "unknown_consent",
+            EventOutcome::Recorded => "recorded",
             EventOutcome::Duplicate => "duplicate",
             EventOutcome::Skipped => "skipped",
         }

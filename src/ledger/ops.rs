@@ -167,6 +167,28 @@ macro_rules! ledger_ops {
                 let status = rows::granted_status(consent.duration_days);
                 if let Some(row) = one(conn, SELECT_BY_ID, consent.id.as_str().to_owned()).await? {
                     let current = row.status().map_err(unreadable_row)?;
+                    // Made from NGI's feed before this callback: the only rows without a number.
+                    if row.nin_masked.is_empty() {
+                        sqlx::query(rows::ADOPT_FEED_ROW)
+                            .bind(row.row_id)
+                            .bind(consent.reference.clone())
+                            .bind(rows::purpose_name(consent.purpose))
+                            .bind(consent.duration_days.map(i32::from))
+                            .bind(consent.expires_at.map(|t| t.as_second()))
+                            .bind(consent.nin_masked.clone())
+                            .bind(now.as_second())
+                            .execute(&mut *conn)
+                            .await?;
+                        history(
+                            conn,
+                            row.row_id,
+                            now,
+                            Some(current),
+                            current,
+                            "the redirect flow's callback filled in a consent known from NGI's feed",
+                        )
+                        .await?;
+                    }
                     // Known already: moved on only where the rules allow (never reopened).
                     if current != status && current.may_become(status) {
                         sqlx::query(rows::UPDATE_STATUS)
@@ -290,11 +312,13 @@ macro_rules! ledger_ops {
                 history(conn, row, now, Some(from), to, reason).await
             }
 
-            /// `SAMTYKKE_OPPRETTET`: confirms a row we hold (never reopens an ended one), or
-            /// confirms the integrated consent registering under the event's external id.
+            /// `SAMTYKKE_OPPRETTET`: confirms a row we hold (never reopens an ended one),
+            /// confirms the integrated consent registering under the event's external id, or
+            /// makes a row from the event (source `feed`) for a consent we did not know of.
             async fn feed_created(
                 conn: &mut Conn,
                 id: &ConsentId,
+                scope: &str,
                 external: Option<&str>,
                 now: Timestamp,
             ) -> Result<EventOutcome, sqlx::Error> {
@@ -331,11 +355,39 @@ macro_rules! ledger_ops {
                         }
                     }
                 }
-                Ok(if tombstoned(conn, id.as_str()).await? {
-                    EventOutcome::Unchanged
-                } else {
-                    EventOutcome::UnknownConsent
-                })
+                if tombstoned(conn, id.as_str()).await? {
+                    return Ok(EventOutcome::Unchanged);
+                }
+                // A scope we cannot read names no purpose to record: kept in feed_events only.
+                let Some(purpose) = scope
+                    .split_ascii_whitespace()
+                    .find_map($crate::domain::scope::Purpose::from_granted_scope)
+                else {
+                    return Ok(EventOutcome::Skipped);
+                };
+                insert(
+                    conn,
+                    NewRow {
+                        row: rows::new_row_id(),
+                        id: Some(id.as_str()),
+                        // NGI's external id is on every created event, the redirect flow's
+                        // too; a registration of ours was found by it above. So this is a
+                        // person who consented at NGI and never came back (or a callback whose
+                        // write failed), and the external id is not an application reference.
+                        reference: None,
+                        source: Source::Redirect,
+                        purpose,
+                        duration_days: None,
+                        expires_at: None,
+                        nin_masked: "",
+                        status: Status::Active,
+                        now,
+                        request_digest: None,
+                    },
+                    "NGI's consent feed: created at NGI, not recorded here before",
+                )
+                .await?;
+                Ok(EventOutcome::Recorded)
             }
 
             /// `SAMTYKKE_ARKIVERT`: `revoking` → `revoked`; `used` stays; past expiry →
@@ -410,11 +462,18 @@ macro_rules! ledger_ops {
             ) -> Result<EventOutcome, sqlx::Error> {
                 let outcome = match &event.kind {
                     EventKind::Created {
+                        scope,
                         external_consent_id,
                         ..
                     } => {
-                        feed_created(conn, &event.consent_id, external_consent_id.as_deref(), now)
-                            .await?
+                        feed_created(
+                            conn,
+                            &event.consent_id,
+                            scope,
+                            external_consent_id.as_deref(),
+                            now,
+                        )
+                        .await?
                     }
                     EventKind::Archived { .. } => {
                         feed_archived(conn, &event.consent_id, now).await?

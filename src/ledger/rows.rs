@@ -39,6 +39,13 @@ pub(super) const UPDATE_STATUS: &str = "UPDATE consents SET status = $2, \
      consent_id = COALESCE($3, consent_id), expires_at = COALESCE($4, expires_at), \
      updated_at = $5 WHERE row_id = $1";
 
+/// A row made from NGI's feed (no identity number: the feed carries none), filled in by the
+/// redirect flow's callback: what the debt answer says wins; a reference already held stays.
+pub(super) const ADOPT_FEED_ROW: &str = "UPDATE consents SET \
+     reference = COALESCE(reference, $2), purpose = $3, duration_days = $4, \
+     expires_at = COALESCE($5, expires_at), nin_masked = $6, updated_at = $7 \
+     WHERE row_id = $1 AND nin_masked = ''";
+
 pub(super) const REVOCATION_FAILED: &str = "UPDATE consents SET \
      revoke_attempts = revoke_attempts + 1, revoke_next_at = $2, updated_at = $3 \
      WHERE row_id = $1 AND status = 'revoking'";

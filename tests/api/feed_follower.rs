@@ -68,6 +68,7 @@ on_both!(
     an_empty_page_moves_the_cursor_only_to_an_end_not_behind_it("100"),
     a_page_cut_short_continues_after_its_highest_event("2"),
     a_window_moved_past_the_cursor_asks_ngi_for_every_open_consent("100"),
+    a_consent_whose_person_never_came_back_is_recorded_from_the_feed_and_can_be_revoked("100"),
 );
 
 pub(crate) async fn poll(app: &TestApp) -> Outcome {
@@ -314,4 +315,46 @@ async fn the_runner_survives_a_failing_feed_without_failing_readyz_and_catches_u
         app.ledger().feed_cursor().await.unwrap().is_some()
     })
     .await;
+}
+
+/// The person consents at NGI and never comes back to the callback: NGI holds a consent the
+/// site would not know of. The feed's `SAMTYKKE_OPPRETTET` records it (no identity number: the
+/// feed carries none), NGI's status gives its expiry, and the partner can revoke it.
+async fn a_consent_whose_person_never_came_back_is_recorded_from_the_feed_and_can_be_revoked(
+    app: &TestApp,
+) {
+    let _never_followed = app.consent_as(PERSON_1).await;
+    let outcome = poll(app).await;
+    assert_eq!(outcome.events, [("created", EventOutcome::Recorded)]);
+    let consent = newest_consent(app).await;
+    let id = consent.id.clone().expect("NGI's consent id");
+    assert_eq!(consent.status, Status::Active);
+    assert_eq!(
+        consent.nin_masked, "",
+        "the feed carries no identity number"
+    );
+    assert_eq!(
+        consent.source,
+        ngi_consent::domain::consent::Source::Redirect
+    );
+    assert_eq!(consent.reference, None);
+    assert!(
+        consent.expires_at.is_some(),
+        "NGI's status call gave the expiry: {consent:?}"
+    );
+    let revoked = app
+        .lifecycle()
+        .revoke(
+            &id,
+            "the person never finished the application",
+            app.clock.now(),
+            "t",
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(revoked, ngi_consent::consents::Revocation::Revoked(_)),
+        "{revoked:?}"
+    );
+    assert_eq!(status_of(app, &id).await, Status::Revoked);
 }

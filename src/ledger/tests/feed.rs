@@ -44,7 +44,7 @@ fn created(seq: i64, consent: &str, external: Option<&str>) -> FeedEvent {
         EventKind::Created {
             client_id: "partner".into(),
             consent_id: consent.into(),
-            scope: "debt.presentation".into(),
+            scope: "debt.unsecured.presentation".into(),
             external_consent_id: external.map(str::to_owned),
         },
     )
@@ -223,17 +223,36 @@ async fn a_created_event_never_reopens_and_confirms_a_registration(db: TestDb) -
             EventOutcome::Confirmed,
             EventOutcome::Unchanged,
             EventOutcome::Applied,
-            EventOutcome::UnknownConsent
+            EventOutcome::Recorded
         ]
     );
     assert_eq!(status_of(ledger, "spent-1").await, Status::Used);
     let confirmed = ledger.get_row(pending.row).await.unwrap().unwrap();
     assert_eq!(confirmed.status, Status::Active);
     assert_eq!(confirmed.id, Some("fresh-1".parse().unwrap()));
+    // A consent we never recorded (the person never came back): made from the event.
+    let stranger = ledger
+        .get(&"stranger-1".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
-        ledger.get(&"stranger-1".parse().unwrap()).await.unwrap(),
-        None
+        (
+            stranger.source,
+            stranger.status,
+            stranger.nin_masked.as_str()
+        ),
+        (Source::Redirect, Status::Active, "")
     );
+    // Its callback arriving after all fills it in: one row, from the redirect flow.
+    let late = ledger
+        .record_granted(granted("stranger-1", Some(30)), at(2))
+        .await
+        .unwrap();
+    assert_eq!(late.row, stranger.row);
+    assert_eq!(late.status, Status::Active);
+    assert_eq!(late.nin_masked, granted("stranger-1", Some(30)).nin_masked);
+    assert_eq!(late.duration_days, Some(30));
     db
 }
 

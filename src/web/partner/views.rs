@@ -37,9 +37,10 @@ pub struct ConsentView {
     pub status: &'static str,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<Timestamp>,
-    /// The identity number's birth-date part; the rest is never stored.
+    /// The identity number's birth-date part; the rest is never stored. `null` for a consent
+    /// known only from NGI's consent feed, which carries no identity number.
     #[schema(example = "148422*****")]
-    pub nin_masked: String,
+    pub nin_masked: Option<String>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// Every status change, oldest first (empty in a listing).
@@ -69,7 +70,7 @@ impl ConsentView {
             duration_days: consent.duration_days,
             status: consent.status_at(now).as_str(),
             expires_at: consent.expires_at,
-            nin_masked: consent.nin_masked.clone(),
+            nin_masked: (!consent.nin_masked.is_empty()).then(|| consent.nin_masked.clone()),
             created_at: consent.created_at,
             history: consent.history.iter().map(ChangeView::new).collect(),
         }

@@ -158,7 +158,7 @@ fn row(c: &'static ConsoleTexts, consent: &Consent, now: jiff::Timestamp) -> Row
             .as_deref()
             .map(mask_identity_numbers)
             .unwrap_or_default(),
-        person: consent.nin_masked.clone(),
+        person: super::pages::person(consent),
         purpose: purpose_label(c, consent.purpose),
         status: status_label(c, consent.status_at(now)),
         href: id

@@ -173,7 +173,7 @@ impl ConsentPage {
                     .map(mask_identity_numbers)
                     .unwrap_or_default(),
             ),
-            (c.col_person, consent.nin_masked.clone()),
+            (c.col_person, person(consent)),
             (c.field_source, source_label(c, consent.source).to_owned()),
             (c.col_purpose, purpose_label(c, consent.purpose).to_owned()),
             (
@@ -316,6 +316,15 @@ pub struct FeedPage {
     pub chrome: Chrome,
     pub c: &'static ConsoleTexts,
     pub nav: Nav,
+}
+
+/// The masked identity number, or a dash for a consent known only from NGI's feed.
+pub fn person(consent: &Consent) -> String {
+    if consent.nin_masked.is_empty() {
+        "–".to_owned()
+    } else {
+        consent.nin_masked.clone()
+    }
 }
 
 pub fn status_label(c: &'static ConsoleTexts, status: Status) -> &'static str {
