@@ -75,7 +75,7 @@ async fn poll(app: &TestApp) -> Outcome {
 }
 
 /// A completed redirect flow as `PERSON_1`: the consent's id, active in the ledger.
-async fn granted(app: &TestApp) -> ConsentId {
+pub async fn granted(app: &TestApp) -> ConsentId {
     assert_eq!(app.follow_login(PERSON_1).await.status(), StatusCode::OK);
     let consent = newest_consent(app).await;
     assert_eq!(consent.status, Status::Active);
@@ -87,7 +87,7 @@ async fn status_of(app: &TestApp, id: &ConsentId) -> Status {
 }
 
 /// The person logs in at the simulator's Min gjeld page and withdraws consent `id` there.
-async fn withdraw_at_min_gjeld(app: &TestApp, id: &ConsentId) {
+pub async fn withdraw_at_min_gjeld(app: &TestApp, id: &ConsentId) {
     let sim = app.sim.base_url();
     let login = app
         .client

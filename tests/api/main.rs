@@ -9,6 +9,7 @@ mod debug_output;
 mod discovery;
 mod feed_calls;
 mod feed_follower;
+mod feed_view;
 mod flow;
 mod helpers;
 mod hostile;
