@@ -37,6 +37,8 @@ pub const PARTNER_CONSENT: &str = "/partner/api/consents/{id}";
 pub const PARTNER_CONSENT_STATUS: &str = "/partner/api/consents/{id}/status";
 /// GET: the debt again, for an active consent with days.
 pub const PARTNER_CONSENT_DEBT: &str = "/partner/api/consents/{id}/debt";
+/// GET: the consent feed's state (this instance's follower) and its last events.
+pub const PARTNER_FEED: &str = "/partner/api/feed";
 /// `GET`: the partner API's OpenAPI 3.1 description.
 pub const PARTNER_OPENAPI: &str = "/partner/api/openapi.json";
 /// The partner console: web pages for the partner's staff over the partner API's functions,
@@ -60,7 +62,7 @@ pub const CONSOLE_CONSENT_REVOKE: &str = "/partner/consents/{id}/revoke";
 pub const CONSOLE_REGISTER: &str = "/partner/register";
 /// GET: the form; POST: a signed start link for an application.
 pub const CONSOLE_LINKS: &str = "/partner/links";
-/// The consent feed's state (its follower is still to come).
+/// The consent feed's state and its last events, as `PARTNER_FEED` gives them.
 pub const CONSOLE_FEED: &str = "/partner/feed";
 
 /// A console path with the consent id in place of `{id}`.

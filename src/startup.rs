@@ -273,6 +273,7 @@ impl Application {
             clock: clock.clone(),
             ledger: Arc::clone(&ledger),
             lifecycle: Arc::clone(&lifecycle),
+            follower: Arc::clone(&follower),
             registrations,
         });
         let idle = CookieDuration::seconds(
@@ -678,7 +679,12 @@ mod tests {
         })
         .unwrap();
         let ngi = Arc::new(ngi);
-        let credentials = ClientCredentials::new(Arc::clone(&ngi), web::system_clock()).unwrap();
+        let credentials =
+            Arc::new(ClientCredentials::new(Arc::clone(&ngi), web::system_clock()).unwrap());
+        let lifecycle = Arc::new(Lifecycle::new(
+            Arc::clone(&ledger),
+            Arc::new(Consents::new(Arc::clone(&ngi), Arc::clone(&credentials))),
+        ));
         AppState::new(web::Shared {
             ngi: Arc::clone(&ngi),
             scope: "debt.unsecured.presentation".parse().unwrap(),
@@ -693,10 +699,13 @@ mod tests {
             public_url: local.clone(),
             link_key: None,
             clock: web::system_clock(),
-            lifecycle: Arc::new(Lifecycle::new(
+            follower: Arc::new(Follower::new(
+                Feed::new(Arc::clone(&ngi), Arc::clone(&credentials)),
                 Arc::clone(&ledger),
-                Arc::new(Consents::new(Arc::clone(&ngi), Arc::new(credentials))),
+                Arc::clone(&lifecycle),
+                100,
             )),
+            lifecycle,
             ledger,
             registrations: None,
         })

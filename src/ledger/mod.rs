@@ -286,6 +286,10 @@ pub trait ConsentLedger: Send + Sync + fmt::Debug {
     /// released by PostgreSQL when that connection ends (a crash included). SQLite: one
     /// instance per file, always the leader.
     async fn lead_feed(&self) -> Result<Option<Box<dyn FeedLead>>, LedgerError>;
+
+    /// The feed events recorded, newest first (highest sequence number, then latest received),
+    /// at most `limit` (1..=1000); a duplicate delivery is one event.
+    async fn recent_feed_events(&self, limit: u32) -> Result<Vec<FeedEventRecord>, LedgerError>;
 }
 
 /// Held by the instance that follows the feed: the cursor is read and every page written
@@ -304,6 +308,21 @@ pub trait FeedLead: Send + Sync + fmt::Debug {
         events: &[FeedEvent],
         now: Timestamp,
     ) -> Result<FeedApplied, LedgerError>;
+}
+
+/// One event of NGI's consent feed as the ledger recorded it (its first delivery).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedEventRecord {
+    pub sequence_nr: i64,
+    pub event_id: String,
+    /// The event's top-level consent id: NGI's opaque id, not a person's number.
+    pub consent_id: ConsentId,
+    /// NGI's own name for the type (`SAMTYKKE_ARKIVERT`, or one not known here).
+    pub event_type: String,
+    /// When it happened at NGI (it does not follow the sequence).
+    pub timestamp: Timestamp,
+    pub received_at: Timestamp,
+    pub outcome: EventOutcome,
 }
 
 /// What [`ConsentLedger::apply_feed_page`] did.
@@ -346,6 +365,21 @@ impl EventOutcome {
         "duplicate",
         "skipped",
     ];
+
+    /// The outcome a label names (as the `outcome` column holds it).
+    pub fn from_label(label: &str) -> Option<Self> {
+        [
+            EventOutcome::Applied,
+            EventOutcome::Confirmed,
+            EventOutcome::Unchanged,
+            EventOutcome::Tombstoned,
+            EventOutcome::Recorded,
+            EventOutcome::Duplicate,
+            EventOutcome::Skipped,
+        ]
+        .into_iter()
+        .find(|outcome| outcome.label() == label)
+    }
 
     /// A short, fixed label for logs, metrics and the `outcome` column.
     pub const fn label(self) -> &'static str {

@@ -26,7 +26,8 @@ macro_rules! ledger_ops {
             };
             use $crate::ledger::{
                 Begun, ConsentLedger, ConsentPage, Cursor, EventOutcome, FeedApplied, FeedLead,
-                GrantedConsent, LedgerError, ListQuery, Registration, RowId, Transition,
+                FeedEventRecord, GrantedConsent, LedgerError, ListQuery, Registration, RowId,
+                Transition,
             };
             use $crate::ngi::feed::{EventKind, FeedEvent};
 
@@ -845,6 +846,20 @@ macro_rules! ledger_ops {
 
                 async fn lead_feed(&self) -> Result<Option<Box<dyn FeedLead>>, LedgerError> {
                     self.lead().await
+                }
+
+                async fn recent_feed_events(
+                    &self,
+                    limit: u32,
+                ) -> Result<Vec<FeedEventRecord>, LedgerError> {
+                    sqlx::query_as::<_, rows::FeedEventRow>(rows::SELECT_RECENT_FEED_EVENTS)
+                        .bind(i64::from(limit.clamp(1, rows::MAX_PAGE)))
+                        .fetch_all(self.pool())
+                        .await
+                        .map_err(database)?
+                        .into_iter()
+                        .map(rows::FeedEventRow::into_record)
+                        .collect()
                 }
             }
 

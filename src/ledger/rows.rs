@@ -4,7 +4,7 @@
 
 use jiff::Timestamp;
 
-use super::{Change, Consent, LedgerError, RowId};
+use super::{Change, Consent, EventOutcome, FeedEventRecord, LedgerError, RowId};
 use crate::domain::consent::{ConsentId, Source, Status};
 use crate::domain::scope::Purpose;
 
@@ -251,3 +251,38 @@ pub(super) const INSERT_TOMBSTONE: &str =
 
 pub(super) const SELECT_TOMBSTONE: &str =
     "SELECT consent_id FROM feed_tombstones WHERE consent_id = $1";
+
+/// The feed events recorded, newest first; `event_id` last so equal rows keep one order.
+pub(super) const SELECT_RECENT_FEED_EVENTS: &str = "SELECT event_id, sequence_nr, consent_id, \
+     event_type, event_timestamp, received_at, outcome FROM feed_events \
+     ORDER BY sequence_nr DESC, received_at DESC, event_id LIMIT $1";
+
+/// A feed event as stored.
+#[derive(sqlx::FromRow)]
+pub(super) struct FeedEventRow {
+    pub event_id: String,
+    pub sequence_nr: i64,
+    pub consent_id: String,
+    pub event_type: String,
+    pub event_timestamp: i64,
+    pub received_at: i64,
+    pub outcome: String,
+}
+
+impl FeedEventRow {
+    pub fn into_record(self) -> Result<FeedEventRecord, LedgerError> {
+        Ok(FeedEventRecord {
+            consent_id: self
+                .consent_id
+                .parse()
+                .map_err(|_| unreadable("feed_events.consent_id"))?,
+            outcome: EventOutcome::from_label(&self.outcome)
+                .ok_or_else(|| unreadable("feed_events.outcome"))?,
+            timestamp: timestamp(self.event_timestamp, "feed_events.event_timestamp")?,
+            received_at: timestamp(self.received_at, "feed_events.received_at")?,
+            sequence_nr: self.sequence_nr,
+            event_id: self.event_id,
+            event_type: self.event_type,
+        })
+    }
+}

@@ -64,6 +64,8 @@ pub struct Shared {
     pub ledger: crate::ledger::Ledger,
     /// Using the consents the ledger holds: the debt again, status, revocation.
     pub lifecycle: Arc<crate::consents::Lifecycle>,
+    /// The consent-feed follower, read (never driven) by the partner API and console.
+    pub follower: Arc<crate::feed::Follower>,
     /// Integrated consents, with the partner API only.
     pub registrations: Option<Arc<crate::consents::register::Registrations>>,
 }

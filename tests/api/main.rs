@@ -10,6 +10,7 @@ mod discovery;
 mod feed_calls;
 mod feed_follower;
 mod feed_leader;
+mod feed_view;
 mod flow;
 mod helpers;
 mod hostile;

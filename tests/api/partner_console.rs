@@ -49,7 +49,7 @@ async fn log_in_with(app: &TestApp, client: &reqwest::Client, token: &str) -> Re
 }
 
 /// Logs the test's client in: the console's cookie, set by the 303 to the ledger.
-async fn log_in(app: &TestApp) -> String {
+pub async fn log_in(app: &TestApp) -> String {
     let response = log_in_with(app, &app.client, PARTNER_TOKEN).await;
     assert_eq!(assert_redirect(&response).path(), "/partner/consents");
     console_cookie(&response).expect("a console cookie at login")

@@ -1,10 +1,13 @@
 //! The partner console in a 320 px wide headless Chromium, in both languages: every page (the
 //! login form and its refusal, the ledger, a consent, the debt again, status, revoke, the
-//! registration form and its refusal, a start link, the feed's place) reflows without sideways
+//! registration form and its refusal, a start link, the consent feed with its events) reflows without sideways
 //! scrolling and axe-core finds no WCAG 2.0/2.1 A or AA violation on it.
+
+use std::sync::Arc;
 
 use fantoccini::Client;
 use ngi_consent::config::{ServeArgs, Settings};
+use ngi_consent::feed::Follower;
 use ngi_consent::startup::Application;
 
 use crate::harness::{
@@ -16,8 +19,8 @@ type TestResult = Result<(), HarnessError>;
 
 const TOKEN: &str = "console-browser-token-0123456789abcdef";
 
-/// The demo with a partner token of the test's own, on free ports.
-async fn demo() -> String {
+/// The demo with a partner token of the test's own, on free ports, and its feed follower.
+async fn demo() -> (String, Arc<Follower>) {
     let settings = Settings::from_args(ServeArgs {
         app_bind: Some("127.0.0.1:0".into()),
         simulator_bind: Some("127.0.0.1:0".into()),
@@ -29,8 +32,9 @@ async fn demo() -> String {
     .unwrap();
     let app = Application::build(settings).await.unwrap();
     let url = app.public_url().to_string();
+    let follower = Arc::clone(app.follower());
     tokio::spawn(app.run_until(std::future::pending()));
-    url
+    (url, follower)
 }
 
 /// Both checks on the current page: reflow (into `report`) and axe-core (into `axe_failures`).
@@ -59,7 +63,7 @@ async fn every_console_page_reflows_at_320_css_pixels_and_passes_axe_in_either_l
     let Some(browser) = Browser::start_with_viewport((REFLOW_WIDTH, 640)).await? else {
         return Ok(());
     };
-    let site = demo().await;
+    let (site, follower) = demo().await;
     let mut report = Report::default();
     let mut axe_failures = Vec::new();
 
@@ -138,8 +142,20 @@ async fn every_console_page_reflows_at_320_css_pixels_and_passes_axe_in_either_l
             click_and_wait_for_navigation(&browser, "form.console-register button").await?;
             check_as!("registered")?;
 
+            // The revocation's event read now, so the feed page has its table of events.
+            follower.poll_once(jiff::Timestamp::now()).await?;
             goto(&browser, &format!("{site}partner/feed")).await?;
             check_as!("feed")?;
+            let rows = browser
+                .execute(
+                    "return document.querySelectorAll('table.feed-events tbody tr').length;",
+                    vec![],
+                )
+                .await?;
+            assert!(
+                rows.as_u64().is_some_and(|n| n >= 2),
+                "the feed page lists the events: {rows}"
+            );
             click_and_wait_for_navigation(&browser, "nav.console-nav form button").await?;
             assert_eq!(current_url(&browser).await?.path(), "/partner/login");
         }

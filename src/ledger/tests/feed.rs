@@ -12,6 +12,7 @@ on_both!(
     a_created_event_never_reopens_and_confirms_a_registration,
     unknown_and_blockless_events_are_recorded_and_skipped,
     two_followers_applying_the_same_page_at_once_apply_it_once,
+    recent_feed_events_come_newest_first_once_each_and_at_most_the_limit,
 );
 
 fn event(seq: i64, event_id: &str, consent: &str, kind: EventKind) -> FeedEvent {
@@ -317,5 +318,59 @@ async fn two_followers_applying_the_same_page_at_once_apply_it_once(db: TestDb) 
         .unwrap();
     assert_eq!(consent.status, Status::EndedAtNgi);
     assert_eq!(consent.history.len(), 2, "{consent:?}");
+    db
+}
+
+async fn recent_feed_events_come_newest_first_once_each_and_at_most_the_limit(
+    db: TestDb,
+) -> TestDb {
+    let ledger = db.ledger();
+    assert_eq!(ledger.recent_feed_events(50).await.unwrap(), []);
+    ledger
+        .record_granted(granted("seen-1", Some(30)), at(0))
+        .await
+        .unwrap();
+    // Two pages; the second repeats an event of the first and brings a lower number late.
+    committed(
+        ledger,
+        None,
+        5,
+        &[created(3, "seen-1", None), archived(5, "seen-1")],
+        at(10),
+    )
+    .await;
+    committed(
+        ledger,
+        Some(5),
+        9,
+        &[
+            archived(9, "gone-1"),
+            archived(5, "seen-1"),
+            archived(4, "late-1"),
+        ],
+        at(20),
+    )
+    .await;
+    let recent = ledger.recent_feed_events(50).await.unwrap();
+    let order: Vec<_> = recent.iter().map(|e| e.sequence_nr).collect();
+    assert_eq!(order, [9, 5, 4, 3]);
+    let newest = &recent[0];
+    assert_eq!(newest.event_id, "ev-9");
+    assert_eq!(newest.consent_id.as_str(), "gone-1");
+    assert_eq!(newest.event_type, "SAMTYKKE_ARKIVERT");
+    assert_eq!(newest.timestamp, at(-9));
+    assert_eq!(newest.received_at, at(20));
+    assert_eq!(newest.outcome, EventOutcome::Tombstoned);
+    // The repeated delivery left the first one as it was.
+    assert_eq!(
+        (recent[1].received_at, recent[1].outcome),
+        (at(10), EventOutcome::Applied)
+    );
+    assert_eq!(
+        (recent[3].event_type.as_str(), recent[3].outcome),
+        ("SAMTYKKE_OPPRETTET", EventOutcome::Confirmed)
+    );
+    let two = ledger.recent_feed_events(2).await.unwrap();
+    assert_eq!(two, recent[..2]);
     db
 }

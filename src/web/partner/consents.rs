@@ -340,7 +340,7 @@ fn unknown_consent() -> Problem {
         .with_detail("no consent with this id in the ledger")
 }
 
-fn ledger_problem(e: LedgerError) -> Problem {
+pub(super) fn ledger_problem(e: LedgerError) -> Problem {
     tracing::error!(error = %crate::error::chain(&e), "the consent ledger failed");
     Problem::new(
         StatusCode::SERVICE_UNAVAILABLE,

@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod consents;
 pub mod console;
+pub mod feed;
 pub mod input;
 pub mod links;
 pub mod openapi;
@@ -47,6 +48,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(consents::get_consent, consents::revoke_consent))
         .routes(routes!(consents::refresh_status))
         .routes(routes!(consents::debt_again))
+        .routes(routes!(feed::feed_state))
         .routes(routes!(openapi::openapi_json))
 }
 
@@ -95,6 +97,7 @@ mod tests {
             (paths::PARTNER_CONSENT, "delete"),
             (paths::PARTNER_CONSENT_STATUS, "post"),
             (paths::PARTNER_CONSENT_DEBT, "get"),
+            (paths::PARTNER_FEED, "get"),
         ] {
             assert!(
                 paths.get(path).and_then(|p| p.get(method)).is_some(),

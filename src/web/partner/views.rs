@@ -1,6 +1,7 @@
 //! What the partner API answers with: a consent as the ledger holds it, and the debt in the
 //! domain's shape (amounts in øre, rates in basis points, kinds named), with the identity number
-//! masked. Built from domain types; nothing here reads NGI's wire format.
+//! masked, and the consent feed's state. Built from domain types; nothing here reads NGI's wire
+//! format.
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -10,7 +11,8 @@ use crate::domain::consent::ConsentId;
 use crate::domain::debt::{ChargePeriod, CoBorrower, DebtSummary, Loan};
 use crate::domain::money::{Nok, Rate};
 use crate::domain::scope::Purpose;
-use crate::ledger::{Change, Consent, ConsentPage};
+use crate::ledger::{Change, Consent, ConsentPage, FeedEventRecord};
+use crate::web::partner::feed::FeedSnapshot;
 
 /// A consent the site holds.
 #[derive(Debug, Serialize, ToSchema)]
@@ -263,5 +265,81 @@ fn period_name(period: ChargePeriod) -> &'static str {
         ChargePeriod::Quarterly => "quarterly",
         ChargePeriod::HalfYearly => "half_yearly",
         ChargePeriod::Yearly => "yearly",
+    }
+}
+
+/// What this instance's feed follower last did, and the events the ledger recorded last.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = FeedState)]
+pub struct FeedView {
+    /// This instance follows NGI's feed. With several instances on one PostgreSQL only one
+    /// does; `false` also before the first poll, or with the follower off (`FEED_POLL_SECS=0`).
+    pub leader: bool,
+    /// The highest sequence number handled, as this instance's last poll left it.
+    pub cursor: Option<i64>,
+    /// NGI's `lastSequenceNr`, as this instance's last poll read it.
+    pub last_sequence_nr: Option<i64>,
+    /// `last_sequence_nr` less `cursor`: how many sequence numbers are still to read.
+    pub lag: Option<i64>,
+    /// When the last poll finished, well or not; `null` before the first.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_poll_at: Option<Timestamp>,
+    /// Why the last poll failed (its chain of causes, long numbers masked); `null` after one
+    /// that went well.
+    pub last_error: Option<String>,
+    /// The last events recorded (at most 50), newest first: highest sequence number first.
+    pub events: Vec<FeedEventView>,
+}
+
+/// One event of NGI's consent feed, as first received.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = FeedEvent)]
+pub struct FeedEventView {
+    pub sequence_nr: i64,
+    pub event_id: String,
+    /// NGI's consent id the event acts on (an opaque id, not a person's number).
+    pub consent_id: String,
+    /// NGI's name for the type: `SAMTYKKE_OPPRETTET`, `SAMTYKKE_ARKIVERT`, or one not known here.
+    #[serde(rename = "type")]
+    #[schema(example = "SAMTYKKE_ARKIVERT")]
+    pub event_type: String,
+    /// When it happened at NGI (it does not follow the sequence).
+    #[schema(value_type = String, format = DateTime)]
+    pub timestamp: Timestamp,
+    /// When this site received it.
+    #[schema(value_type = String, format = DateTime)]
+    pub received_at: Timestamp,
+    /// What it did to the ledger: `applied`, `confirmed`, `unchanged`, `tombstoned`,
+    /// `unknown_consent` or `skipped`.
+    #[schema(example = "applied")]
+    pub outcome: &'static str,
+}
+
+impl FeedView {
+    pub fn new(snapshot: &FeedSnapshot) -> Self {
+        let state = &snapshot.state;
+        Self {
+            leader: state.leader,
+            cursor: state.cursor,
+            last_sequence_nr: state.last_sequence_nr,
+            lag: state.lag(),
+            last_poll_at: state.last_poll_at,
+            last_error: state.last_error.clone(),
+            events: snapshot.events.iter().map(FeedEventView::new).collect(),
+        }
+    }
+}
+
+impl FeedEventView {
+    fn new(event: &FeedEventRecord) -> Self {
+        Self {
+            sequence_nr: event.sequence_nr,
+            event_id: event.event_id.clone(),
+            consent_id: event.consent_id.as_str().to_owned(),
+            event_type: event.event_type.clone(),
+            timestamp: event.timestamp,
+            received_at: event.received_at,
+            outcome: event.outcome.label(),
+        }
     }
 }

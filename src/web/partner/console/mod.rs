@@ -35,7 +35,7 @@ use crate::web::AppState;
 use crate::web::context::{PageContext, page_context};
 use crate::web::pages::{Chrome, render};
 use crate::web::partner::auth::{Attempt, Door};
-use pages::{FeedPage, LoginPage, Nav};
+use pages::{FeedPage, LoginPage};
 
 /// The session key that marks a logged-in console session: when it logged in (Unix seconds).
 const LOGGED_IN_AT: &str = "console.logged_in_at";
@@ -200,15 +200,21 @@ async fn log_out(session: Session) -> Result<Redirect, AppError> {
     Ok(Redirect::to(paths::CONSOLE_LOGIN))
 }
 
-/// The consent feed's state. The follower does not exist yet; when it does, this page shows
-/// its cursor, lag, leadership, last poll, last error and last events (as `GET
-/// /partner/api/feed` will).
-async fn feed(_: Staff, ctx: PageContext) -> Result<Html<String>, AppError> {
-    render(&FeedPage {
-        chrome: chrome(&ctx, paths::CONSOLE_FEED),
-        c: texts(&ctx),
-        nav: Nav::at("feed"),
-    })
+/// The consent feed's state on this instance and its last events, as `GET /partner/api/feed`
+/// gives them.
+async fn feed(
+    _: Staff,
+    State(app): State<AppState>,
+    ctx: PageContext,
+) -> Result<Html<String>, AppError> {
+    let snapshot = crate::web::partner::feed::snapshot(&app)
+        .await
+        .map_err(|e| AppError::caused_by(ErrorKind::Unavailable, "consent ledger", e))?;
+    render(&FeedPage::new(
+        chrome(&ctx, paths::CONSOLE_FEED),
+        texts(&ctx),
+        &snapshot,
+    ))
 }
 
 /// The error page for a form body that cannot be read.

@@ -12,9 +12,10 @@ use crate::domain::nin::{mask_identity_numbers, mask_long_numbers};
 use crate::domain::scope::Purpose;
 use crate::domain::time;
 use crate::i18n::ConsoleTexts;
-use crate::ledger::Consent;
+use crate::ledger::{Consent, EventOutcome};
 use crate::paths;
 use crate::web::pages::{Chrome, DebtPage};
+use crate::web::partner::feed::FeedSnapshot;
 
 /// The console's menu, with the page it is on marked.
 pub struct Nav {
@@ -308,14 +309,111 @@ pub struct LinksPage {
     pub link: Option<(String, String)>,
 }
 
-/// `GET /partner/feed`: the place for the consent feed's state (cursor, lag, leader, last poll,
-/// last error, last events) once the site follows NGI's feed.
+/// One event in the feed page's table.
+pub struct FeedEventRow {
+    pub sequence_nr: i64,
+    pub event_type: String,
+    pub consent_id: String,
+    /// The consent's page, for an event that found the consent in the ledger.
+    pub consent_href: Option<String>,
+    pub at_ngi: String,
+    pub received: String,
+    pub outcome: &'static str,
+}
+
+/// `GET /partner/feed`: the follower's state on this instance (a definition list, with notices
+/// for a follower that is not the leader, has not polled or last failed) and the last events.
 #[derive(Template)]
 #[template(path = "partner/feed.html")]
 pub struct FeedPage {
     pub chrome: Chrome,
     pub c: &'static ConsoleTexts,
     pub nav: Nav,
+    pub notices: Vec<Notice>,
+    pub facts: Vec<(&'static str, String)>,
+    /// The last poll failed: its fact is marked.
+    pub failed: bool,
+    pub events: Vec<FeedEventRow>,
+}
+
+impl FeedPage {
+    pub fn new(chrome: Chrome, c: &'static ConsoleTexts, snapshot: &FeedSnapshot) -> Self {
+        let state = &snapshot.state;
+        let number =
+            |n: Option<i64>| n.map_or_else(|| c.feed_none_yet.to_owned(), |n| n.to_string());
+        let mut notices = Vec::new();
+        if state.last_poll_at.is_none() {
+            notices.push(Notice::ok(c.feed_no_poll_yet));
+        } else if !state.leader {
+            notices.push(Notice::ok(c.feed_not_leader));
+        }
+        if state.last_error.is_some() {
+            notices.push(Notice::error(c.feed_poll_failed));
+        }
+        let leader = match (state.last_poll_at, state.leader) {
+            (None, _) => c.feed_none_yet,
+            (Some(_), true) => c.feed_leader_yes,
+            (Some(_), false) => c.feed_leader_no,
+        };
+        let facts = vec![
+            (c.feed_leader, leader.to_owned()),
+            (
+                c.feed_last_poll,
+                state
+                    .last_poll_at
+                    .map_or_else(|| c.feed_none_yet.to_owned(), time::oslo_date_time),
+            ),
+            (
+                c.feed_last_error,
+                // Masked already by the snapshot; masked again here so no page can miss it.
+                state
+                    .last_error
+                    .as_deref()
+                    .map_or_else(|| c.feed_no_error.to_owned(), mask_long_numbers),
+            ),
+            (c.feed_cursor, number(state.cursor)),
+            (c.feed_last_sequence_nr, number(state.last_sequence_nr)),
+            (c.feed_lag, number(state.lag())),
+        ];
+        let events = snapshot
+            .events
+            .iter()
+            .map(|event| FeedEventRow {
+                sequence_nr: event.sequence_nr,
+                event_type: event.event_type.clone(),
+                consent_id: event.consent_id.as_str().to_owned(),
+                consent_href: matches!(
+                    event.outcome,
+                    EventOutcome::Applied | EventOutcome::Confirmed
+                )
+                .then(|| paths::console_consent(paths::CONSOLE_CONSENT, event.consent_id.as_str())),
+                at_ngi: time::oslo_date_time(event.timestamp),
+                received: time::oslo_date_time(event.received_at),
+                outcome: outcome_label(c, event.outcome),
+            })
+            .collect();
+        Self {
+            chrome,
+            c,
+            nav: Nav::at("feed"),
+            notices,
+            facts,
+            failed: state.last_error.is_some(),
+            events,
+        }
+    }
+}
+
+pub fn outcome_label(c: &'static ConsoleTexts, outcome: EventOutcome) -> &'static str {
+    match outcome {
+        EventOutcome::Applied => c.outcome_applied,
+        EventOutcome::Confirmed => c.outcome_confirmed,
+        EventOutcome::Unchanged => c.outcome_unchanged,
+        EventOutcome::Tombstoned => c.outcome_tombstoned,
+        EventOutcome::Recorded => c.outcome_recorded,
+        EventOutcome::Duplicate => c.outcome_duplicate,
+        EventOutcome::Skipped => c.outcome_skipped,
+    }
 }
 
 /// The masked identity number, or a dash for a consent known only from NGI's feed.
@@ -403,6 +501,71 @@ mod tests {
         assert!(!page.contains("14842249091"), "{page}");
         assert!(page.contains("<html lang=\"nb\">"));
         assert!(page.contains(Lang::Nb.console().status_active));
+    }
+
+    /// `text` as askama writes it into a page.
+    fn escaped(text: &str) -> String {
+        text.replace('&', "&#38;")
+            .replace('\'', "&#39;")
+            .replace('"', "&#34;")
+    }
+
+    fn feed_page(lang: Lang, state: crate::feed::FeedState) -> String {
+        let at = Timestamp::from_second(1_800_000_000).unwrap();
+        let event = crate::ledger::FeedEventRecord {
+            sequence_nr: 7,
+            event_id: "ev-7".into(),
+            consent_id: ConsentId::from_str("3b1f0d2e-8c5a-4f3e-9a61-0c7d2b5e9f10").unwrap(),
+            event_type: "SAMTYKKE_ARKIVERT".into(),
+            timestamp: at,
+            received_at: at,
+            outcome: EventOutcome::Applied,
+        };
+        let chrome = Chrome::new(lang, false, paths::CONSOLE_FEED, "req-1");
+        let snapshot = FeedSnapshot::new(state, vec![event]);
+        FeedPage::new(chrome, lang.console(), &snapshot)
+            .render()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_feed_page_says_plainly_when_this_instance_is_not_the_leader() {
+        let polled = crate::feed::FeedState {
+            last_poll_at: Some(Timestamp::from_second(1_800_000_000).unwrap()),
+            ..crate::feed::FeedState::default()
+        };
+        let c = Lang::En.console();
+        let page = feed_page(Lang::En, polled.clone());
+        assert!(page.contains(&escaped(c.feed_not_leader)), "{page}");
+        assert!(page.contains(&escaped(c.feed_leader_no)));
+        assert!(!page.contains(&escaped(c.feed_no_poll_yet)));
+        let leading = feed_page(
+            Lang::En,
+            crate::feed::FeedState {
+                leader: true,
+                ..polled
+            },
+        );
+        assert!(!leading.contains(&escaped(c.feed_not_leader)));
+        assert!(leading.contains(&escaped(c.feed_leader_yes)));
+        let never = feed_page(Lang::Nb, crate::feed::FeedState::default());
+        assert!(never.contains(&escaped(Lang::Nb.console().feed_no_poll_yet)));
+        assert!(!never.contains(&escaped(Lang::Nb.console().feed_not_leader)));
+    }
+
+    #[test]
+    fn the_feed_page_lists_events_in_a_captioned_table_linking_an_applied_consent() {
+        let page = feed_page(Lang::Nb, crate::feed::FeedState::default());
+        let c = Lang::Nb.console();
+        assert!(page.contains(&format!("<caption>{}</caption>", c.feed_events_caption)));
+        assert!(page.contains("<th scope=\"col\">"));
+        assert!(page.contains("SAMTYKKE_ARKIVERT"));
+        assert!(page.contains(c.outcome_applied));
+        assert!(page.contains("href=\"/partner/consents/3b1f0d2e-8c5a-4f3e-9a61-0c7d2b5e9f10\""));
+        assert!(
+            page.contains("15.01.2027 kl. 09:00") || page.contains(" kl. "),
+            "{page}"
+        );
     }
 
     #[test]
