@@ -310,7 +310,7 @@ pub struct FeedEventView {
     #[schema(value_type = String, format = DateTime)]
     pub received_at: Timestamp,
     /// What it did to the ledger: `applied`, `confirmed`, `unchanged`, `tombstoned`,
-    /// `unknown_consent` or `skipped`.
+    /// `recorded` (a consent the site had not recorded, made from the event) or `skipped`.
     #[schema(example = "applied")]
     pub outcome: &'static str,
 }
