@@ -252,11 +252,7 @@ impl Follower {
             .map_err(PollError::Ledger)?
         {
             FeedApplied::Committed(outcomes) => {
-                let mut recorded = Vec::new();
                 for (event, done) in page.events.iter().zip(outcomes) {
-                    if done == EventOutcome::Recorded {
-                        recorded.push(&event.consent_id);
-                    }
                     crate::metrics::feed_event(event.kind.label(), done.label());
                     if let EventKind::Unknown { event_type } = &event.kind {
                         tracing::info!(
@@ -270,16 +266,6 @@ impl Follower {
                 outcome.cursor = Some(next);
                 outcome.more = next > cursor && last.is_some_and(|last| next < last);
                 crate::metrics::feed_position(next, last);
-                // A consent first heard of in the feed: NGI's status call gives its expiry (or
-                // that it has ended). Best effort; the row stands either way.
-                for id in recorded {
-                    if let Err(e) = self.lifecycle.refresh_status(id, now, &trace_id).await {
-                        tracing::warn!(
-                            error = %crate::error::chain(&e),
-                            "the status of a consent first heard of in NGI's feed could not be asked"
-                        );
-                    }
-                }
             }
             FeedApplied::CursorMoved { found } => {
                 tracing::info!(

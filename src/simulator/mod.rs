@@ -279,6 +279,18 @@ impl SimulatorHandle {
             .collect()
     }
 
+    /// The registered client `client_id` is given a consent lasting `days` days by a test person
+    /// with fixture debt, as if the person had accepted in the browser: its `SAMTYKKE_OPPRETTET`
+    /// is published under the next number. Returns the consent's id; `None` for a client not
+    /// registered here or `days` outside 1–365.
+    pub fn grant_consent(&self, client_id: &str, days: u16) -> Option<String> {
+        if !self.shared.clients.contains_key(client_id) || !(1..=365).contains(&days) {
+            return None;
+        }
+        let now = self.shared.now();
+        lock(&self.shared.store).grant(client_id, days, now)
+    }
+
     /// Publishes `event` for consent `consent_id` now, stamped `earlier_by` before now, as NGI
     /// publishing late. Returns its sequence number; `None` for a consent the simulator does not
     /// hold.

@@ -104,6 +104,9 @@ pub(crate) const HIDDEN_CLIENT_ID: &str = "5f0c9d2e-8a4b-4c1d-9e7f-hidden000001"
 /// The test person the hidden client's consents are for.
 const HIDDEN_CLIENT_PERSON: &str = "15058000032";
 
+/// The test person whose consents [`Store::grant`] makes (one of the two with fixture debt).
+pub(crate) const GRANTED_PERSON: &str = "14842249091";
+
 /// Why a person's revocation at Min gjeld was not done.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum PersonRevokeError {
@@ -658,6 +661,31 @@ impl Store {
             revoked: false,
             created_at: now,
             expires_at: later(now, SignedDuration::from_hours(24)),
+            external_id: random::uuid(),
+            archived: false,
+        };
+        self.make_room_for_consent(now);
+        self.publish_created(&consent, now);
+        let id = consent.id.clone();
+        self.consents.insert(id.clone(), consent);
+        Some(id)
+    }
+
+    /// `client_id` is given a consent by [`GRANTED_PERSON`] for `days` days, without a browser
+    /// flow: one `SAMTYKKE_OPPRETTET` under the next number, as if the person had accepted on
+    /// the consent page. Returns the consent's id.
+    pub(crate) fn grant(&mut self, client_id: &str, days: u16, now: Timestamp) -> Option<String> {
+        let nin = Nin::parse(GRANTED_PERSON)?;
+        let consent = Consent {
+            id: random::uuid(),
+            client_id: client_id.to_owned(),
+            nin,
+            purpose: Purpose::Presentation,
+            single_use: false,
+            used: false,
+            revoked: false,
+            created_at: now,
+            expires_at: later(now, SignedDuration::from_hours(24 * i64::from(days))),
             external_id: random::uuid(),
             archived: false,
         };

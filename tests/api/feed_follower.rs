@@ -318,8 +318,9 @@ async fn the_runner_survives_a_failing_feed_without_failing_readyz_and_catches_u
 }
 
 /// The person consents at NGI and never comes back to the callback: NGI holds a consent the
-/// site would not know of. The feed's `SAMTYKKE_OPPRETTET` records it (no identity number: the
-/// feed carries none), NGI's status gives its expiry, and the partner can revoke it.
+/// site would not know of. The feed's `SAMTYKKE_OPPRETTET` records it (no identity number or
+/// expiry: the feed carries neither), NGI's status call gives its expiry, and the partner can
+/// revoke it.
 async fn a_consent_whose_person_never_came_back_is_recorded_from_the_feed_and_can_be_revoked(
     app: &TestApp,
 ) {
@@ -338,10 +339,15 @@ async fn a_consent_whose_person_never_came_back_is_recorded_from_the_feed_and_ca
         ngi_consent::domain::consent::Source::Redirect
     );
     assert_eq!(consent.reference, None);
-    assert!(
-        consent.expires_at.is_some(),
-        "NGI's status call gave the expiry: {consent:?}"
-    );
+    assert_eq!(consent.expires_at, None, "the feed carries no expiry");
+    // The partner's status call asks NGI, which gives it.
+    let asked = app
+        .lifecycle()
+        .refresh_status(&id, app.clock.now(), "t")
+        .await
+        .unwrap();
+    assert!(asked.expires_at.is_some(), "{asked:?}");
+    assert_eq!(asked.status, Status::Active);
     let revoked = app
         .lifecycle()
         .revoke(

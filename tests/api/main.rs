@@ -8,6 +8,7 @@ mod consent_calls;
 mod debug_output;
 mod discovery;
 mod feed_calls;
+mod feed_crash;
 mod feed_follower;
 mod feed_leader;
 mod feed_view;

@@ -434,3 +434,18 @@ fn the_hidden_client_leaves_gaps_in_what_a_client_sees() {
         .collect();
     assert_eq!(seen, [1, 4]);
 }
+
+#[test]
+fn a_granted_consent_is_the_clients_own_and_its_creation_is_in_the_feed() {
+    let mut store = Store::default();
+    let id = store.grant(CLIENT, 30, t0()).unwrap();
+    let consent = store.client_consent(&id, CLIENT).unwrap().clone();
+    assert!(consent.is_active(t0()));
+    assert!(!consent.single_use);
+    assert_eq!(
+        consent.expires_at,
+        later(t0(), SignedDuration::from_hours(30 * 24))
+    );
+    assert_eq!(feed_kinds(&mut store, CLIENT, t0()), [(id, "created")]);
+    assert!(feed_kinds(&mut store, "another", t0()).is_empty());
+}

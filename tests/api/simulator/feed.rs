@@ -252,6 +252,20 @@ async fn consents_given_and_ended_are_events_with_gaps_where_the_hidden_client_a
 }
 
 #[tokio::test]
+async fn a_consent_granted_by_the_handle_is_an_event_of_its_client_only() {
+    let sim = start().await;
+    let id = sim.handle.grant_consent(CLIENT_ID, 30).unwrap();
+    let page = sim.feed_page(1, 100).await;
+    assert_eq!(numbers(&page), [1]);
+    assert_eq!(types(&page), [(id, "SAMTYKKE_OPPRETTET".to_owned())]);
+    // Only a registered client, for 1 to 365 days.
+    assert_eq!(sim.handle.grant_consent("not-registered", 30), None);
+    assert_eq!(sim.handle.grant_consent(CLIENT_ID, 0), None);
+    assert_eq!(sim.handle.grant_consent(CLIENT_ID, 366), None);
+    assert_eq!(sim.handle.feed_last_sequence_nr(), 1);
+}
+
+#[tokio::test]
 async fn a_late_event_has_an_earlier_timestamp_and_a_repeat_keeps_its_id() {
     let sim = start().await;
     let id = sim.feed_register("APP-1", 28).await;
