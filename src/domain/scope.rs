@@ -54,6 +54,12 @@ impl Purpose {
         Purpose::from_base_scope(base)
     }
 
+    /// The days of a granted scope's `.N` suffix, when it has one NGI could grant (1–365).
+    pub fn granted_days(scope: &str) -> Option<u16> {
+        let (_, days) = scope.rsplit_once('.')?;
+        days.parse::<u16>().ok().filter(|d| (1..=365).contains(d))
+    }
+
     /// A stable key for the web layer to look up the purpose's label in the person's language.
     pub const fn label_key(self) -> &'static str {
         match self {
@@ -287,6 +293,24 @@ impl fmt::Display for ConsentScope {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_granted_scope_gives_its_days_only_from_a_suffix_ngi_could_grant() {
+        assert_eq!(
+            Purpose::granted_days("debt.unsecured.presentation.30"),
+            Some(30)
+        );
+        assert_eq!(Purpose::granted_days("debt.unsecured.presentation"), None);
+        assert_eq!(Purpose::granted_days("debt.unsecured.presentation.0"), None);
+        assert_eq!(
+            Purpose::granted_days("debt.unsecured.presentation.366"),
+            None
+        );
+        assert_eq!(
+            Purpose::granted_days("debt.unsecured.presentation.x1"),
+            None
+        );
+    }
 
     fn parse(s: &str) -> Result<ConsentScope, ScopeError> {
         s.parse()

@@ -77,7 +77,11 @@ pub struct FeedState {
 
 impl FeedState {
     /// NGI's `lastSequenceNr` less the cursor: how many sequence numbers are still to read.
+    /// Only the leader reads NGI's number, so only the leader knows it.
     pub fn lag(&self) -> Option<i64> {
+        if !self.leader {
+            return None;
+        }
         let last = self.last_sequence_nr?;
         Some(last.saturating_sub(self.cursor.unwrap_or(0)).max(0))
     }
@@ -132,7 +136,13 @@ impl Follower {
                     state.last_sequence_nr = outcome.last;
                 }
             }
-            Err(e) => state.last_error = Some(crate::error::chain(e)),
+            Err(e) => {
+                state.last_error = Some(crate::error::chain(e));
+                // A ledger error gives the lead up (see `step`).
+                if matches!(e, PollError::Ledger(_)) {
+                    state.leader = false;
+                }
+            }
         }
         result
     }

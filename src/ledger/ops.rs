@@ -315,7 +315,8 @@ macro_rules! ledger_ops {
 
             /// `SAMTYKKE_OPPRETTET`: confirms a row we hold (never reopens an ended one),
             /// confirms the integrated consent registering under the event's external id, or
-            /// makes a row from the event (source `feed`) for a consent we did not know of.
+            /// makes a row from the event (no identity number: the feed has none) for a consent we
+            /// did not know of.
             async fn feed_created(
                 conn: &mut Conn,
                 id: &ConsentId,
@@ -360,9 +361,11 @@ macro_rules! ledger_ops {
                     return Ok(EventOutcome::Unchanged);
                 }
                 // A scope we cannot read names no purpose to record: kept in feed_events only.
-                let Some(purpose) = scope
-                    .split_ascii_whitespace()
-                    .find_map($crate::domain::scope::Purpose::from_granted_scope)
+                use $crate::domain::scope::Purpose;
+                let Some((purpose, duration_days)) =
+                    scope.split_ascii_whitespace().find_map(|word| {
+                        Some((Purpose::from_granted_scope(word)?, Purpose::granted_days(word)))
+                    })
                 else {
                     return Ok(EventOutcome::Skipped);
                 };
@@ -378,7 +381,7 @@ macro_rules! ledger_ops {
                         reference: None,
                         source: Source::Redirect,
                         purpose,
-                        duration_days: None,
+                        duration_days,
                         expires_at: None,
                         nin_masked: "",
                         status: Status::Active,
@@ -858,7 +861,17 @@ macro_rules! ledger_ops {
                         .await
                         .map_err(database)?
                         .into_iter()
-                        .map(rows::FeedEventRow::into_record)
+                        // One row this release cannot read must not hide the others.
+                        .filter_map(|row| match row.into_record() {
+                            Ok(record) => Some(Ok(record)),
+                            Err(e) => {
+                                tracing::warn!(
+                                    error = %$crate::error::chain(&e),
+                                    "a recorded feed event cannot be read back; left out of the list"
+                                );
+                                None
+                            }
+                        })
                         .collect()
                 }
             }

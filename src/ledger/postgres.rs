@@ -52,7 +52,9 @@ impl PostgresLedger {
             .connect_with(options.clone())
             .await
             .map_err(OpenError::Connect)?;
-        super::MIGRATOR
+        super::migrations::migrator()
+            .await
+            .map_err(OpenError::Migrate)?
             .run(&pool)
             .await
             .map_err(OpenError::Migrate)?;
@@ -80,19 +82,44 @@ impl PostgresLedger {
     /// taken, closed when another instance holds it. The key is namespaced by the schema, so
     /// sites on different schemas of one database (tests) each have a leader.
     async fn lead(&self) -> Result<Option<Box<dyn FeedLead>>, LedgerError> {
-        let mut conn = PgConnection::connect_with(&self.options)
-            .await
-            .map_err(database)?;
-        let taken: bool = sqlx::query_scalar(TRY_FEED_LOCK)
-            .fetch_one(&mut conn)
-            .await
-            .map_err(database)?;
+        let options = self.options.clone().options(LEAD_SESSION);
+        let mut conn = within(PgConnection::connect_with(&options)).await?;
+        let taken: bool = within(sqlx::query_scalar(TRY_FEED_LOCK).fetch_one(&mut conn)).await?;
         if taken {
             return Ok(Some(Box::new(PgFeedLead { conn })));
         }
-        // Closing politely; a failure here changes nothing (the server ends the session).
-        let _ = conn.close().await;
+        // Closing politely, briefly; dropping it ends the session as well.
+        let _ = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
         Ok(None)
+    }
+}
+
+/// The lead connection's session settings: a leader whose host vanishes without closing its
+/// socket (no FIN reaches PostgreSQL) must lose its lock within about a minute, not when the
+/// operating system's keepalive gives up two hours later; and no statement or open
+/// transaction of the lead may hold it longer.
+const LEAD_SESSION: [(&str, &str); 6] = [
+    ("tcp_keepalives_idle", "30"),
+    ("tcp_keepalives_interval", "10"),
+    ("tcp_keepalives_count", "3"),
+    ("tcp_user_timeout", "60000"),
+    ("statement_timeout", "30s"),
+    ("idle_in_transaction_session_timeout", "60s"),
+];
+
+/// How long one exchange on the lead connection may take on our side; past it the step fails
+/// and the lead is given up (dropping the connection closes its socket).
+const LEAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+async fn within<T>(
+    step: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, LedgerError> {
+    match tokio::time::timeout(LEAD_TIMEOUT, step).await {
+        Ok(done) => done.map_err(database),
+        Err(_) => Err(database(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the consent feed's lead connection did not answer within 30 s",
+        )))),
     }
 }
 
@@ -116,7 +143,7 @@ impl fmt::Debug for PgFeedLead {
 #[async_trait]
 impl FeedLead for PgFeedLead {
     async fn cursor(&mut self) -> Result<Option<i64>, LedgerError> {
-        ops::cursor_on(&mut self.conn).await
+        within(async { Ok(ops::cursor_on(&mut self.conn).await) }).await?
     }
 
     async fn apply_page(
@@ -126,8 +153,12 @@ impl FeedLead for PgFeedLead {
         events: &[FeedEvent],
         now: Timestamp,
     ) -> Result<FeedApplied, LedgerError> {
-        let tx = self.conn.begin().await.map_err(database)?;
-        ops::commit_page(tx, read, to, events, now).await
+        let conn = &mut self.conn;
+        within(async move {
+            let tx = conn.begin().await?;
+            Ok(ops::commit_page(tx, read, to, events, now).await)
+        })
+        .await?
     }
 }
 

@@ -64,8 +64,58 @@ pub(super) const SELECT_DUE_REVOCATIONS: &str = concat!(
      AND (revoke_next_at IS NULL OR revoke_next_at <= $1) ORDER BY row_id LIMIT $2"
 );
 
+/// `sqlx::FromRow` for a row struct, by column name, on either database. Written here instead
+/// of sqlx's derive: the derive's proc-macro crate builds a second copy of both database drivers
+/// (SQLite's C source included) for the compiler, a large part of a first build.
+macro_rules! from_row {
+    ($row:ident { $($field:ident),* $(,)? }) => {
+        impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for $row
+        where
+            &'r str: sqlx::ColumnIndex<R>,
+            i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        {
+            fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+                Ok(Self {
+                    $($field: row.try_get(stringify!($field))?,)*
+                })
+            }
+        }
+    };
+}
+
+from_row!(ConsentRow {
+    row_id,
+    consent_id,
+    reference,
+    source,
+    purpose,
+    duration_days,
+    expires_at,
+    nin_masked,
+    status,
+    created_at,
+    updated_at,
+    request_digest,
+});
+from_row!(HistoryRow {
+    at,
+    from_status,
+    to_status,
+    reason
+});
+from_row!(FeedEventRow {
+    event_id,
+    sequence_nr,
+    consent_id,
+    event_type,
+    event_timestamp,
+    received_at,
+    outcome,
+});
+
 /// A consent as stored.
-#[derive(sqlx::FromRow)]
 pub(super) struct ConsentRow {
     pub row_id: i64,
     pub consent_id: Option<String>,
@@ -82,7 +132,6 @@ pub(super) struct ConsentRow {
 }
 
 /// A history row as stored.
-#[derive(sqlx::FromRow)]
 pub(super) struct HistoryRow {
     pub at: i64,
     pub from_status: Option<String>,
@@ -258,7 +307,6 @@ pub(super) const SELECT_RECENT_FEED_EVENTS: &str = "SELECT event_id, sequence_nr
      ORDER BY sequence_nr DESC, received_at DESC, event_id LIMIT $1";
 
 /// A feed event as stored.
-#[derive(sqlx::FromRow)]
 pub(super) struct FeedEventRow {
     pub event_id: String,
     pub sequence_nr: i64,

@@ -53,7 +53,9 @@ impl SqliteLedger {
             .connect_with(options)
             .await
             .map_err(OpenError::Connect)?;
-        super::MIGRATOR
+        super::migrations::migrator()
+            .await
+            .map_err(OpenError::Migrate)?
             .run(&pool)
             .await
             .map_err(OpenError::Migrate)?;

@@ -69,6 +69,7 @@ on_both!(
     a_page_cut_short_continues_after_its_highest_event("2"),
     a_window_moved_past_the_cursor_asks_ngi_for_every_open_consent("100"),
     a_consent_whose_person_never_came_back_is_recorded_from_the_feed_and_can_be_revoked("100"),
+    a_withdrawal_heard_before_the_callback_keeps_the_consent_ended("100"),
 );
 
 pub(crate) async fn poll(app: &TestApp) -> Outcome {
@@ -363,4 +364,49 @@ async fn a_consent_whose_person_never_came_back_is_recorded_from_the_feed_and_ca
         "{revoked:?}"
     );
     assert_eq!(status_of(app, &id).await, Status::Revoked);
+}
+
+/// The person consents at NGI and withdraws at Min gjeld before the callback arrives, and the
+/// follower hears of both first: the callback arriving afterwards never brings the consent back
+/// to life, and it stays one row.
+async fn a_withdrawal_heard_before_the_callback_keeps_the_consent_ended(app: &TestApp) {
+    let callback = app.consent_as(PERSON_1).await;
+    assert_eq!(
+        poll(app).await.events,
+        [("created", EventOutcome::Recorded)]
+    );
+    let id = newest_consent(app).await.id.unwrap();
+    withdraw_at_min_gjeld(app, &id).await;
+    assert_eq!(
+        poll(app).await.events,
+        [("archived", EventOutcome::Applied)]
+    );
+    assert_eq!(status_of(app, &id).await, Status::EndedAtNgi);
+
+    let late = app.get_url(callback).await;
+    assert!(
+        !late.status().is_server_error() || late.status() == StatusCode::BAD_GATEWAY,
+        "{}",
+        late.status()
+    );
+    let held = app.ledger().get(&id).await.unwrap().unwrap();
+    assert_eq!(held.status, Status::EndedAtNgi, "{held:?}");
+    let rows = app
+        .ledger()
+        .list(ngi_consent::ledger::ListQuery {
+            status: None,
+            now: app.clock.now(),
+            reference: None,
+            limit: 100,
+            after: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.consents
+            .iter()
+            .filter(|c| c.id.as_ref() == Some(&id))
+            .count(),
+        1
+    );
 }

@@ -254,6 +254,29 @@ async fn a_created_event_never_reopens_and_confirms_a_registration(db: TestDb) -
     assert_eq!(late.status, Status::Active);
     assert_eq!(late.nin_masked, granted("stranger-1", Some(30)).nin_masked);
     assert_eq!(late.duration_days, Some(30));
+    assert_eq!(stranger.duration_days, None, "the base scope names no days");
+    // A scope with its days suffix gives the row its days.
+    let with_days = event(
+        5,
+        "ev-5",
+        "stranger-2",
+        EventKind::Created {
+            client_id: "partner".into(),
+            consent_id: "stranger-2".into(),
+            scope: "debt.unsecured.presentation.30".into(),
+            external_consent_id: None,
+        },
+    );
+    assert_eq!(
+        committed(ledger, Some(4), 5, &[with_days], at(3)).await,
+        [EventOutcome::Recorded]
+    );
+    let stranger = ledger
+        .get(&"stranger-2".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stranger.duration_days, Some(30));
     db
 }
 

@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
+use super::migrations::migrator;
 use super::postgres::PostgresLedger;
 use super::sqlite::SqliteLedger;
 use super::*;
@@ -118,8 +119,12 @@ impl TestDb {
 
     async fn migrate_again(&self) {
         match &self.store {
-            Store::Sqlite { ledger, .. } => MIGRATOR.run(ledger.pool()).await.unwrap(),
-            Store::Postgres { ledger, .. } => MIGRATOR.run(ledger.pool()).await.unwrap(),
+            Store::Sqlite { ledger, .. } => {
+                migrator().await.unwrap().run(ledger.pool()).await.unwrap()
+            }
+            Store::Postgres { ledger, .. } => {
+                migrator().await.unwrap().run(ledger.pool()).await.unwrap()
+            }
         }
     }
 

@@ -336,7 +336,7 @@ impl FeedEventView {
             sequence_nr: event.sequence_nr,
             event_id: event.event_id.clone(),
             consent_id: event.consent_id.as_str().to_owned(),
-            event_type: event.event_type.clone(),
+            event_type: crate::domain::nin::mask_long_numbers(&event.event_type),
             timestamp: event.timestamp,
             received_at: event.received_at,
             outcome: event.outcome.label(),

@@ -380,7 +380,7 @@ impl FeedPage {
             .iter()
             .map(|event| FeedEventRow {
                 sequence_nr: event.sequence_nr,
-                event_type: event.event_type.clone(),
+                event_type: crate::domain::nin::mask_long_numbers(&event.event_type),
                 consent_id: event.consent_id.as_str().to_owned(),
                 consent_href: matches!(
                     event.outcome,
