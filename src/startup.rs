@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -354,6 +355,13 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
+        self.serve(Box::pin(shutdown)).await
+    }
+
+    /// [`Application::run_until`] with the shutdown boxed: the server's whole future is one type,
+    /// compiled once here, not again in every caller (the binary's build would otherwise
+    /// compile the site a second time).
+    async fn serve(self, shutdown: Pin<Box<dyn Future<Output = ()> + Send>>) -> io::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(
             self.rate_limit.clone(),
             self.sessions.clone(),

@@ -18,9 +18,12 @@
 //!    with no work around them, the floor of a flow on this stack and machine.
 //! 3. Memory: the site's RSS with 100 000 pending flows in the session store (all live: the idle
 //!    expiry is longer than the wave), after they expire, and after a second wave as large.
+//! 4. Cold start: the release binary's time from exec to its first 200 on `/healthz`, with a new
+//!    ledger (created and migrated) and with an existing one (migrations checked), or on the
+//!    PostgreSQL of `--site-env DATABASE_URL=…`.
 //!
 //! Flags (after `--`): `--quick` (small numbers, a smoke check), `--concurrency N` (default 32),
-//! `--only start|flow|memory` (repeatable), `--site-env KEY=VALUE` (a setting for the site,
+//! `--only start|flow|memory|cold-start` (repeatable), `--site-env KEY=VALUE` (a setting for the site,
 //! e.g. `LOG_FORMAT=json` or `SESSION_STORE=redis://127.0.0.1:6379`; repeatable),
 //! `--site-logs` (keep the site's log in target/tmp/bench-site.log instead of discarding it),
 //! `--perf` (record the server during each measured phase with `perf record` into
@@ -129,6 +132,9 @@ async fn bench(options: Options) {
     }
     if wanted(Scenario::Memory) {
         scenarios::memory::run(&mut procs, &ports, &ctx, idle_known, &mut report).await;
+    }
+    if wanted(Scenario::ColdStart) {
+        scenarios::cold_start::run(&mut procs, &ports, &ctx, &mut report).await;
     }
     drop(procs);
     report.print(&ctx, &info);

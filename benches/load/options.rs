@@ -12,6 +12,7 @@ pub enum Scenario {
     Start,
     Flow,
     Memory,
+    ColdStart,
 }
 
 pub struct Options {
@@ -73,7 +74,8 @@ impl Options {
                         Some("start") => Scenario::Start,
                         Some("flow") => Scenario::Flow,
                         Some("memory") => Scenario::Memory,
-                        _ => panic!("--only takes start, flow or memory"),
+                        Some("cold-start") => Scenario::ColdStart,
+                        _ => panic!("--only takes start, flow, memory or cold-start"),
                     }),
                 // cargo bench passes --bench; libtest-style filters are not used here.
                 "--bench" => {}
@@ -82,7 +84,12 @@ impl Options {
             }
         }
         if options.scenarios.is_empty() {
-            options.scenarios = vec![Scenario::Start, Scenario::Flow, Scenario::Memory];
+            options.scenarios = vec![
+                Scenario::Start,
+                Scenario::Flow,
+                Scenario::Memory,
+                Scenario::ColdStart,
+            ];
         }
         options
     }

@@ -149,14 +149,13 @@ pub async fn start_simulator(procs: &mut Processes, ports: &Ports) -> u32 {
     pid
 }
 
-/// Starts the site on its core with the demo client against the bench's simulator, `extra`
-/// settings, then `--site-env`'s (which win); waits until it answers.
-pub async fn start_site(
-    procs: &mut Processes,
+/// The site's settings: the demo client against the bench's simulator, `extra`, then
+/// `--site-env`'s (which win).
+pub fn site_env<'a>(
     ports: &Ports,
-    options: &Options,
-    extra: &[(&str, String)],
-) -> u32 {
+    options: &'a Options,
+    extra: &[(&'a str, String)],
+) -> Vec<(&'a str, String)> {
     let mut env = vec![
         (APP_BIND, format!("127.0.0.1:{}", ports.site)),
         (PUBLIC_URL, ports.site_url()),
@@ -173,6 +172,18 @@ pub async fn start_site(
         env.retain(|(k, _)| k != key);
         env.push((key.as_str(), value.clone()));
     }
+    env
+}
+
+/// Starts the site on its core with the demo client against the bench's simulator, `extra`
+/// settings, then `--site-env`'s (which win); waits until it answers.
+pub async fn start_site(
+    procs: &mut Processes,
+    ports: &Ports,
+    options: &Options,
+    extra: &[(&str, String)],
+) -> u32 {
+    let env = site_env(ports, options, extra);
     let log = if options.site_logs {
         Stdio::from(std::fs::File::create(log_path("bench-site.log")).unwrap())
     } else {
@@ -181,6 +192,37 @@ pub async fn start_site(
     let pid = procs.spawn("site", SITE_CORE, SITE_BIN, &[], &env, log);
     wait_ready(procs, pid, ports.site, paths::HEALTHZ, SITE_CORE).await;
     pid
+}
+
+/// The time from starting the site (its `taskset` exec included) to its first 200 on
+/// `/healthz`, polled every millisecond; the site is stopped after.
+pub async fn time_to_healthy(
+    procs: &mut Processes,
+    ports: &Ports,
+    options: &Options,
+    extra: &[(&str, String)],
+) -> Duration {
+    let env = site_env(ports, options, extra);
+    let began = Instant::now();
+    procs.spawn("site", SITE_CORE, SITE_BIN, &[], &env, Stdio::null());
+    loop {
+        if let Some(why) = procs.exited() {
+            panic!("{why}");
+        }
+        let mut conn = Conn::new(ports.site);
+        if let Ok(answer) = conn.send(Method::GET, paths::HEALTHZ, &[], None).await
+            && answer.status == StatusCode::OK
+        {
+            let took = began.elapsed();
+            procs.stop("site");
+            return took;
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(30),
+            "the site did not answer /healthz within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 /// Starts the bare handler (this binary re-executed) on the site's core; waits until it answers.

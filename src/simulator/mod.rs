@@ -389,6 +389,16 @@ pub async fn serve_at(
     base_url: url::Url,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_boxed(listener, config, base_url, Box::pin(shutdown)).await
+}
+
+/// The simulator's server future is one type, compiled here once (see `Application::run_until`).
+async fn serve_boxed(
+    listener: tokio::net::TcpListener,
+    config: SimulatorConfig,
+    base_url: url::Url,
+    shutdown: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+) -> std::io::Result<()> {
     let shared = Arc::new(Shared::new(config, base_url)?);
     tracing::info!(base_url = %shared.base_url, "NGI simulator listening");
     axum::serve(listener, router(shared))
