@@ -16,12 +16,32 @@ struct CoreTimes {
 
 /// Clock ticks of utime + stime of a process (all its threads).
 pub fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    try_cpu_ticks(pid).unwrap_or_else(|| panic!("cannot read /proc/{pid}/stat"))
+}
+
+fn try_cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name is in parentheses and may hold spaces: split after the last ')'.
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // Fields 14 and 15 of the whole line are utime and stime; `rest` starts at field 3.
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// Clock ticks of every process named `comm` (e.g. `postgres`, whose backends are one process
+/// per connection); processes that end between the listing and the read are skipped.
+pub fn ticks_of(comm: &str) -> u64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm)
+        })
+        .filter_map(try_cpu_ticks)
+        .sum()
 }
 
 fn core_times() -> [CoreTimes; 2] {
