@@ -1,7 +1,7 @@
 //! Scenario 4: cold start — the release binary's time from exec to its first 200 on `/healthz`,
 //! ten times each: with a new SQLite ledger (the file created and migrated), then with the same
-//! ledger again (its migrations found applied); or, with `--site-env DATABASE_URL=…`, on that
-//! PostgreSQL (the first start migrates it if it is new).
+//! ledger again (its migrations found applied); or, with `--site-env DATABASE_URL=…`, twenty
+//! starts on that PostgreSQL (the first migrates it if it is new).
 
 use std::time::Duration;
 
