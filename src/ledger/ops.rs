@@ -222,26 +222,22 @@ macro_rules! ledger_ops {
                 } else {
                     (status, "granted through the redirect flow")
                 };
-                let row = rows::new_row_id();
-                insert(
-                    conn,
-                    NewRow {
-                        row,
-                        id: Some(consent.id.as_str()),
-                        reference: consent.reference.as_deref(),
-                        source: Source::Redirect,
-                        purpose: consent.purpose,
-                        duration_days: consent.duration_days,
-                        expires_at: consent.expires_at,
-                        nin_masked: &consent.nin_masked,
-                        status,
-                        now,
-                        request_digest: None,
-                    },
-                    reason,
-                )
-                .await?;
-                reread(conn, row).await
+                let new = NewRow {
+                    row: rows::new_row_id(),
+                    id: Some(consent.id.as_str()),
+                    reference: consent.reference.as_deref(),
+                    source: Source::Redirect,
+                    purpose: consent.purpose,
+                    duration_days: consent.duration_days,
+                    expires_at: consent.expires_at,
+                    nin_masked: &consent.nin_masked,
+                    status,
+                    now,
+                    request_digest: None,
+                };
+                let written = new.inserted(reason).map_err(unreadable_row)?;
+                insert(conn, new, reason).await?;
+                Ok(written)
             }
 
             async fn registration_step(
@@ -261,26 +257,23 @@ macro_rules! ledger_ops {
                         Begun::Conflict(consent)
                     });
                 }
-                let row = rows::new_row_id();
-                insert(
-                    conn,
-                    NewRow {
-                        row,
-                        id: None,
-                        reference: Some(&registration.reference),
-                        source: Source::Integrated,
-                        purpose: registration.purpose,
-                        duration_days: Some(registration.duration_days),
-                        expires_at: None,
-                        nin_masked: &registration.nin_masked,
-                        status: Status::Registering,
-                        now,
-                        request_digest: Some(&registration.request_digest),
-                    },
-                    "registration at NGI begun",
-                )
-                .await?;
-                reread(conn, row).await.map(Begun::New)
+                let new = NewRow {
+                    row: rows::new_row_id(),
+                    id: None,
+                    reference: Some(&registration.reference),
+                    source: Source::Integrated,
+                    purpose: registration.purpose,
+                    duration_days: Some(registration.duration_days),
+                    expires_at: None,
+                    nin_masked: &registration.nin_masked,
+                    status: Status::Registering,
+                    now,
+                    request_digest: Some(&registration.request_digest),
+                };
+                let reason = "registration at NGI begun";
+                let written = new.inserted(reason).map_err(unreadable_row)?;
+                insert(conn, new, reason).await?;
+                Ok(Begun::New(written))
             }
 
             async fn tombstoned(conn: &mut Conn, id: &str) -> Result<bool, sqlx::Error> {

@@ -223,6 +223,41 @@ pub(super) struct NewRow<'a> {
     pub request_digest: Option<&'a str>,
 }
 
+impl NewRow<'_> {
+    /// The consent this row is once inserted with its first history row, as a read back would
+    /// give it (times to the second, as the columns hold them), so a write need not read it
+    /// again: two statements fewer on the ledger's connection per new consent.
+    pub(super) fn inserted(&self, reason: &str) -> Result<Consent, LedgerError> {
+        let now = timestamp(self.now.as_second(), "created_at")?;
+        Ok(Consent {
+            row: RowId(self.row),
+            id: self
+                .id
+                .map(str::parse::<ConsentId>)
+                .transpose()
+                .map_err(|_| unreadable("consent_id"))?,
+            reference: self.reference.map(str::to_owned),
+            source: self.source,
+            purpose: self.purpose,
+            duration_days: self.duration_days,
+            expires_at: self
+                .expires_at
+                .map(|t| timestamp(t.as_second(), "expires_at"))
+                .transpose()?,
+            nin_masked: self.nin_masked.to_owned(),
+            status: self.status,
+            created_at: now,
+            updated_at: now,
+            history: vec![Change {
+                at: now,
+                from: None,
+                to: self.status,
+                reason: reason.to_owned(),
+            }],
+        })
+    }
+}
+
 /// The purpose as the `purpose` column holds it.
 pub(super) const fn purpose_name(purpose: Purpose) -> &'static str {
     match purpose {

@@ -49,6 +49,9 @@ impl SqliteLedger {
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            // A connection to a file cannot have gone away: no ping (a round trip to the
+            // connection's thread) before every use.
+            .test_before_acquire(false)
             .acquire_timeout(BUSY_TIMEOUT)
             .connect_with(options)
             .await
