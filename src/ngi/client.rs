@@ -12,8 +12,7 @@ use oauth2::basic::{
 use oauth2::{
     AccessToken, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
     EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
-    RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse,
-    TokenUrl,
+    RequestTokenError, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use reqwest::header::{self, HeaderValue};
 use std::sync::OnceLock;
@@ -108,6 +107,10 @@ pub struct Authorization {
 #[derive(Debug)]
 pub struct NgiClient {
     oauth: OAuthClient,
+    /// NGI's authorization endpoint with the parameters every flow sends alike
+    /// (`response_type`, `client_id`, `redirect_uri`, `scope`), encoded once here rather than
+    /// by oauth2's builder on every start; a flow appends only its own.
+    authorize_base: Url,
     http: reqwest::Client,
     client_id: ClientId,
     access: Url,
@@ -157,9 +160,17 @@ impl NgiClient {
             base.join(path)
                 .map_err(|source| ClientSetupError::Url { path, source })
         };
+        let auth_url = join(&config.access, "oauth2/auth")?;
+        let mut authorize_base = auth_url.clone();
+        authorize_base
+            .query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", config.client_id.as_str())
+            .append_pair("redirect_uri", config.redirect_uri.as_str())
+            .append_pair("scope", &config.scope.request_scopes().join(" "));
         let oauth: OAuthClient = oauth2::Client::new(config.client_id.clone())
             .set_client_secret(config.client_secret)
-            .set_auth_uri(AuthUrl::from_url(join(&config.access, "oauth2/auth")?))
+            .set_auth_uri(AuthUrl::from_url(auth_url))
             .set_token_uri(TokenUrl::from_url(join(&config.access, "oauth2/token")?))
             .set_redirect_uri(RedirectUrl::from_url(config.redirect_uri));
         let http = reqwest::Client::builder()
@@ -179,6 +190,7 @@ impl NgiClient {
         }
         Ok(Self {
             oauth,
+            authorize_base,
             http,
             client_id: config.client_id,
             debt_url: join(&config.api, "v1/debt")?,
@@ -212,15 +224,18 @@ impl NgiClient {
         self.scope
     }
 
-    /// A fresh authorization request: `state` from `new_state`, PKCE S256 when enabled.
+    /// A fresh authorization request: `state` from `new_state`, PKCE S256 when enabled. The
+    /// same parameters oauth2's `authorize_url` would send, on the prefix built once.
     pub fn authorize(&self, new_state: impl FnOnce() -> CsrfToken) -> Authorization {
-        let mut request = self.oauth.authorize_url(new_state);
-        for scope in self.scope.request_scopes() {
-            request = request.add_scope(Scope::new(scope));
-        }
+        let state = new_state();
+        let mut url = self.authorize_base.clone();
+        let mut query = url.query_pairs_mut();
+        query.append_pair("state", state.secret());
         let pkce_verifier = if self.pkce {
             let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-            request = request.set_pkce_challenge(challenge);
+            query
+                .append_pair("code_challenge", challenge.as_str())
+                .append_pair("code_challenge_method", challenge.method().as_str());
             Some(verifier)
         } else {
             None
@@ -229,9 +244,9 @@ impl NgiClient {
         // flow (a token replayed from another flow has another nonce).
         let nonce = self.scope.openid().then(Nonce::new_random);
         if let Some(nonce) = &nonce {
-            request = request.add_extra_param("nonce", nonce.secret().to_owned());
+            query.append_pair("nonce", nonce.secret());
         }
-        let (url, state) = request.url();
+        drop(query);
         Authorization {
             url,
             state,

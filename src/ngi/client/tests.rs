@@ -95,6 +95,41 @@ fn the_authorization_url_carries_what_ngi_documents() {
     assert_eq!(auth.state.secret(), "st");
 }
 
+/// The prefix built once must send what oauth2's own builder sends for the same flow: every
+/// parameter, the same value, nothing more; with and without PKCE and `openid`.
+#[test]
+fn the_authorization_url_has_the_parameters_oauth2_would_build() {
+    for (pkce, scope) in [
+        (true, "debt.unsecured.presentation"),
+        (false, "debt.unsecured.processing.28 openid"),
+    ] {
+        let ngi = client(pkce, scope);
+        let auth = ngi.authorize(|| CsrfToken::new("st&ate=1 +/".into()));
+        let mut expected = ngi
+            .oauth
+            .authorize_url(|| CsrfToken::new("st&ate=1 +/".into()));
+        for scope in ngi.scope.request_scopes() {
+            expected = expected.add_scope(oauth2::Scope::new(scope));
+        }
+        if let Some(verifier) = &auth.pkce_verifier {
+            let challenge = PkceCodeChallenge::from_code_verifier_sha256(verifier);
+            expected = expected.set_pkce_challenge(challenge);
+        }
+        if let Some(nonce) = &auth.nonce {
+            expected = expected.add_extra_param("nonce", nonce.secret().to_owned());
+        }
+        let (expected, _) = expected.url();
+        assert_eq!(params(&auth.url), params(&expected), "{scope}");
+        assert_eq!(
+            auth.url.query_pairs().count(),
+            expected.query_pairs().count(),
+            "{scope}"
+        );
+        assert_eq!(auth.url.path(), expected.path());
+        assert_eq!(auth.url.origin(), expected.origin());
+    }
+}
+
 #[test]
 fn the_pkce_challenge_is_the_s256_of_the_kept_verifier() {
     use base64::Engine;
