@@ -571,13 +571,18 @@ fn router(
                         .get::<RequestId>()
                         .and_then(|id| id.header_value().to_str().ok())
                         .unwrap_or("-");
-                    // flow_id is filled in by the consent handlers (a digest, never the state).
+                    // flow_id is filled in by the consent handlers (a digest, never the state);
+                    // a completed flow's outcome and its consent's status too, so they ride on
+                    // the request's one line instead of lines of their own.
                     tracing::info_span!(
                         "request",
                         method = %request.method(),
                         route,
                         request_id = id,
                         flow_id = tracing::field::Empty,
+                        flow.outcome = tracing::field::Empty,
+                        flow.with_reference = tracing::field::Empty,
+                        consent.status = tracing::field::Empty,
                     )
                 })
                 .on_request(())

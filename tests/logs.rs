@@ -276,6 +276,35 @@ async fn each_request_gets_one_line_with_its_id_route_status_and_latency() {
     assert_eq!(line["level"], "INFO");
 }
 
+/// A completed callback writes one line: its request line, which says the flow succeeded and
+/// what the ledger recorded (no line of its own for either).
+#[tokio::test]
+async fn a_completed_callback_says_its_outcome_on_its_one_request_line() {
+    captured();
+    let app = spawn_app().await;
+    let callback = app.consent_as(PERSON_1).await;
+    let response = app.get_url(callback).await;
+    assert_redirect(&response);
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+
+    let ours: Vec<Value> = lines()
+        .into_iter()
+        .filter(|l| span_field(l, "request_id").is_some_and(|v| v == request_id.as_str()))
+        .filter(|l| l["level"] != "DEBUG")
+        .collect();
+    assert_eq!(ours.len(), 1, "expected the request line alone: {ours:?}");
+    let line = &ours[0];
+    assert_eq!(line["message"], "finished processing request");
+    assert_eq!(line["status"], 303);
+    assert_eq!(span_field(line, "flow.outcome").unwrap(), "success");
+    assert_eq!(span_field(line, "flow.with_reference").unwrap(), false);
+    assert_eq!(span_field(line, "consent.status").unwrap(), "used");
+    assert!(span_field(line, "flow_id").is_some_and(Value::is_string));
+}
+
 #[tokio::test]
 async fn ngi_sees_our_request_id_as_its_trace_id() {
     captured();

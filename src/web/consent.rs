@@ -260,6 +260,7 @@ async fn callback(
 /// consent events will tell us of it, so a ledger failure is logged and counted, not shown.
 async fn record_consent(
     app: &AppState,
+    ctx: &PageContext,
     summary: &DebtSummary,
     reference: Option<String>,
     now: jiff::Timestamp,
@@ -275,10 +276,10 @@ async fn record_consent(
         }
     };
     match app.ledger.record_granted(granted, now).await {
-        Ok(consent) => tracing::info!(
-            consent.status = %consent.status,
-            "the flow's consent is recorded in the ledger"
-        ),
+        // Said on the request's line: `consent.status` is there only when the write succeeded.
+        Ok(consent) => {
+            ctx.span.record("consent.status", consent.status.as_str());
+        }
         Err(e) => {
             crate::metrics::ledger_write_failed("record_granted");
             tracing::error!(
@@ -357,7 +358,7 @@ async fn handle_callback(
     let (summary, reference) =
         flow::complete(&app.ngi, pending, code, &ctx.request_id, app.now()).await?;
     let application_reference = reference.as_ref().map(|r| r.as_str().to_owned());
-    record_consent(app, &summary, application_reference, now).await;
+    record_consent(app, ctx, &summary, application_reference, now).await;
 
     // An extended consent (the site asked for days) can be withdrawn from the debt page: the
     // session keeps its id, so the withdrawal never takes one from the browser.
@@ -383,10 +384,8 @@ async fn handle_callback(
         .set_completed(&completed)
         .await
         .map_err(AppError::session)?;
-    tracing::info!(
-        flow.outcome = "success",
-        with_reference = reference.is_some(),
-        "consent flow completed"
-    );
+    // The request's own log line (route /v1/callback, its flow id, 303) records the outcome.
+    ctx.record_outcome("success");
+    ctx.span.record("flow.with_reference", reference.is_some());
     Ok(Completed::Now)
 }

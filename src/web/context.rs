@@ -35,6 +35,12 @@ impl PageContext {
         self.span.record("flow_id", flow_id);
     }
 
+    /// Names how the request's flow ended, on the request's own log line (a line of its own
+    /// per outcome would cost as much as the request line).
+    pub fn record_outcome(&self, outcome: &'static str) {
+        self.span.record("flow.outcome", outcome);
+    }
+
     pub fn chrome(&self, switch_path: &'static str) -> Chrome {
         Chrome::new(self.lang, self.simulated, switch_path, &self.request_id)
     }
