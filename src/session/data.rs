@@ -92,6 +92,12 @@ struct ShownDebt {
     summary: DebtSummary,
 }
 
+/// [`ShownDebt`]'s time alone.
+#[derive(Deserialize)]
+struct FetchedAt {
+    fetched_at: Timestamp,
+}
+
 impl DebtSession<'_> {
     const KEY: &'static str = "ngi.debt.shown";
 
@@ -111,9 +117,10 @@ impl DebtSession<'_> {
         self.0.remove_value(Self::KEY).await.map(|_| ())
     }
 
-    /// Until when the summary kept, if any, may be shown.
+    /// Until when the summary kept, if any, may be shown. Only the time is read: the summary
+    /// beside it is skipped, not built (this runs after every request that changed the session).
     pub async fn shown_until(&self) -> Result<Option<Timestamp>, Error> {
-        Ok(get_packed::<ShownDebt>(self.0, Self::KEY)
+        Ok(get_packed::<FetchedAt>(self.0, Self::KEY)
             .await?
             .map(|shown| later(shown.fetched_at, DEBT_SHOWN_FOR)))
     }
