@@ -14,7 +14,7 @@ use crate::bare;
 use crate::client::Conn;
 use crate::options::Options;
 use crate::settings::{
-    APP_BIND, FLOW_STARTS_PER_SECOND, NGI_ACCESS_URL, NGI_API_URL, NGI_CLIENT_ID,
+    APP_BIND, DATA_DIR, FLOW_STARTS_PER_SECOND, NGI_ACCESS_URL, NGI_API_URL, NGI_CLIENT_ID,
     NGI_CLIENT_SECRET, PUBLIC_URL, RATE_LIMIT_PER_MINUTE, server_settings,
 };
 use crate::simulator;
@@ -157,6 +157,7 @@ pub fn site_env<'a>(
     extra: &[(&'a str, String)],
 ) -> Vec<(&'a str, String)> {
     let mut env = vec![
+        (DATA_DIR, fresh_data_dir()),
         (APP_BIND, format!("127.0.0.1:{}", ports.site)),
         (PUBLIC_URL, ports.site_url()),
         (NGI_ACCESS_URL, ports.sim_url()),
@@ -167,7 +168,10 @@ pub fn site_env<'a>(
         // The per-instance cap on flow starts would refuse the bench's load as a flood.
         (FLOW_STARTS_PER_SECOND, "0".to_owned()),
     ];
-    env.extend(extra.iter().cloned());
+    for (key, value) in extra {
+        env.retain(|(k, _)| k != key);
+        env.push((key, value.clone()));
+    }
     for (key, value) in &options.site_env {
         env.retain(|(k, _)| k != key);
         env.push((key.as_str(), value.clone()));
@@ -223,6 +227,18 @@ pub async fn time_to_healthy(
         );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+}
+
+/// An empty directory for one start of the site's SQLite ledger, under target/tmp. Without it
+/// the site wrote to `./data` in the checkout, whose ledger (and WAL) grew with every run, so
+/// a flow's cost depended on how many runs came before.
+fn fresh_data_dir() -> String {
+    static STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = log_path(&format!("bench-site-data-{n}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.display().to_string()
 }
 
 /// Starts the bare handler (this binary re-executed) on the site's core; waits until it answers.
