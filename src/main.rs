@@ -69,20 +69,9 @@ async fn feed_step(
     crash_at: Option<CrashPoint>,
     until_caught_up: bool,
 ) -> ExitCode {
-    let settings = match Settings::from_args(args) {
-        Ok(settings) => settings,
-        Err(e) => {
-            eprintln!("ngi-consent: {}", error_chain(&e));
-            return ExitCode::from(2);
-        }
-    };
-    telemetry::init(settings.log_format);
-    let app = match Application::build(settings).await {
+    let app = match build(args).await {
         Ok(app) => app,
-        Err(e) => {
-            eprintln!("ngi-consent: {}", error_chain(&e));
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     if let Some(point) = crash_at {
         ngi_consent::feed::crash::arm(point);
@@ -111,22 +100,25 @@ async fn feed_step(
     }
 }
 
-async fn run_site(args: ServeArgs) -> ExitCode {
-    let settings = match Settings::from_args(args) {
-        Ok(settings) => settings,
-        Err(e) => {
-            eprintln!("ngi-consent: {}", error_chain(&e));
-            return ExitCode::from(2);
-        }
-    };
+/// Reads the settings, starts the logs and builds the site: a bad setting exits 2 naming it, a
+/// site that cannot be built (its ledger, its NGI settings) exits 1.
+async fn build(args: ServeArgs) -> Result<Application, ExitCode> {
+    let settings = Settings::from_args(args).map_err(|e| {
+        eprintln!("ngi-consent: {}", error_chain(&e));
+        ExitCode::from(2)
+    })?;
     telemetry::init(settings.log_format);
     tracing::info!(settings = %settings, "starting");
-    let app = match Application::build(settings).await {
+    Application::build(settings).await.map_err(|e| {
+        eprintln!("ngi-consent: {}", error_chain(&e));
+        ExitCode::FAILURE
+    })
+}
+
+async fn run_site(args: ServeArgs) -> ExitCode {
+    let app = match build(args).await {
         Ok(app) => app,
-        Err(e) => {
-            eprintln!("ngi-consent: {}", error_chain(&e));
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     match app.simulator() {
         Some(sim) => println!(

@@ -651,24 +651,8 @@ impl Store {
     /// Returns that consent's id.
     pub(crate) fn hidden_client_acts(&mut self, now: Timestamp) -> Option<String> {
         let nin = Nin::parse(HIDDEN_CLIENT_PERSON)?;
-        let consent = Consent {
-            id: random::uuid(),
-            client_id: HIDDEN_CLIENT_ID.to_owned(),
-            nin,
-            purpose: Purpose::Processing,
-            single_use: false,
-            used: false,
-            revoked: false,
-            created_at: now,
-            expires_at: later(now, SignedDuration::from_hours(24)),
-            external_id: random::uuid(),
-            archived: false,
-        };
-        self.make_room_for_consent(now);
-        self.publish_created(&consent, now);
-        let id = consent.id.clone();
-        self.consents.insert(id.clone(), consent);
-        Some(id)
+        let hours = SignedDuration::from_hours(24);
+        Some(self.created_without_flow(HIDDEN_CLIENT_ID, nin, Purpose::Processing, hours, now))
     }
 
     /// `client_id` is given a consent by [`GRANTED_PERSON`] for `days` days, without a browser
@@ -676,16 +660,29 @@ impl Store {
     /// the consent page. Returns the consent's id.
     pub(crate) fn grant(&mut self, client_id: &str, days: u16, now: Timestamp) -> Option<String> {
         let nin = Nin::parse(GRANTED_PERSON)?;
+        let lasts = SignedDuration::from_hours(24 * i64::from(days));
+        Some(self.created_without_flow(client_id, nin, Purpose::Presentation, lasts, now))
+    }
+
+    /// A lasting consent made and published as created, without a browser flow: its id.
+    fn created_without_flow(
+        &mut self,
+        client_id: &str,
+        nin: Nin,
+        purpose: Purpose,
+        lasts: SignedDuration,
+        now: Timestamp,
+    ) -> String {
         let consent = Consent {
             id: random::uuid(),
             client_id: client_id.to_owned(),
             nin,
-            purpose: Purpose::Presentation,
+            purpose,
             single_use: false,
             used: false,
             revoked: false,
             created_at: now,
-            expires_at: later(now, SignedDuration::from_hours(24 * i64::from(days))),
+            expires_at: later(now, lasts),
             external_id: random::uuid(),
             archived: false,
         };
@@ -693,7 +690,7 @@ impl Store {
         self.publish_created(&consent, now);
         let id = consent.id.clone();
         self.consents.insert(id.clone(), consent);
-        Some(id)
+        id
     }
 
     /// Publishes an event for consent `id` now, stamped `happened_at` (earlier, as an event NGI

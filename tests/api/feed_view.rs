@@ -6,26 +6,11 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::feed_follower::{granted, withdraw_at_min_gjeld};
-use crate::helpers::{Options, TestApp, assert_redirect, body, browser, spawn_app_with};
-use crate::lifecycle::WITH_DAYS;
-use crate::partner_console::log_in;
+use crate::helpers::{TestApp, assert_redirect, body, browser};
+use crate::partner_console::{console_app, log_in};
 use crate::partner_door::PARTNER_TOKEN;
-use ngi_consent::config::ServeArgs;
 use ngi_consent::i18n::Lang;
 use ngi_consent::simulator::{Endpoint, Fault};
-
-/// A site with the partner API and consents that last; its feed runner is off (tests poll).
-async fn feed_app() -> TestApp {
-    spawn_app_with(Options {
-        args: ServeArgs {
-            partner_token: Some(PARTNER_TOKEN.into()),
-            ngi_scope: Some(WITH_DAYS.into()),
-            ..ServeArgs::default()
-        },
-        ..Options::default()
-    })
-    .await
-}
 
 async fn feed_json(app: &TestApp) -> Value {
     let response = app
@@ -48,7 +33,7 @@ async fn feed_page(app: &TestApp) -> String {
 
 #[tokio::test]
 async fn the_feed_api_answers_only_with_the_partner_token() {
-    let app = feed_app().await;
+    let app = console_app().await;
     for token in [None, Some("not-the-token")] {
         let mut request = app.client.get(app.url("/partner/api/feed"));
         if let Some(token) = token {
@@ -77,7 +62,7 @@ async fn the_feed_api_answers_only_with_the_partner_token() {
 
 #[tokio::test]
 async fn a_withdrawal_at_min_gjeld_shows_in_the_feed_api_and_console_after_one_poll() {
-    let app = feed_app().await;
+    let app = console_app().await;
     let id = granted(&app).await;
     withdraw_at_min_gjeld(&app, &id).await;
     app.follower().poll_once(app.clock.now()).await.unwrap();
@@ -143,7 +128,7 @@ async fn a_withdrawal_at_min_gjeld_shows_in_the_feed_api_and_console_after_one_p
 
 #[tokio::test]
 async fn a_failed_poll_shows_its_error_in_the_feed_api_and_on_the_console_page() {
-    let app = feed_app().await;
+    let app = console_app().await;
     app.sim.set_fault(Endpoint::Feed, Some(Fault::status(503)));
     assert!(app.follower().poll_once(app.clock.now()).await.is_err());
 

@@ -16,7 +16,8 @@ use ngi_consent::web::partner::auth::MAX_FAILURES;
 
 const WITH_DAYS: &str = "debt.unsecured.presentation.30";
 
-async fn console_app() -> TestApp {
+/// A site with the partner API and console and consents that last; its feed runner is off.
+pub async fn console_app() -> TestApp {
     spawn_app_with(Options {
         args: ServeArgs {
             partner_token: Some(PARTNER_TOKEN.into()),
