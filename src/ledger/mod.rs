@@ -12,6 +12,7 @@ mod rows;
 pub mod sqlite;
 #[cfg(test)]
 mod tests;
+mod write;
 
 use std::fmt;
 use std::sync::Arc;

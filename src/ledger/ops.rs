@@ -6,8 +6,9 @@
 //! code generic over the database needs a wall of higher-ranked bounds, so this macro spells the
 //! operations out for one concrete driver instead: `ledger_ops!(SqliteLedger, sqlx::Sqlite, "")`.
 //!
-//! The ledger type must have `fn pool(&self) -> &sqlx::Pool<DB>` and
-//! `async fn begin_write(&self) -> Result<sqlx::Transaction<'_, DB>, sqlx::Error>`.
+//! The ledger type must have `fn pool(&self) -> &sqlx::Pool<DB>`,
+//! `async fn begin_write(&self) -> Result<sqlx::Transaction<'_, DB>, sqlx::Error>` and
+//! `async fn write<T>(&self, step: write::Step<DB, T>) -> Result<T, sqlx::Error>`.
 
 macro_rules! ledger_ops {
     ($ledger:ty, $db:ty, $lock:literal) => {
@@ -569,29 +570,22 @@ macro_rules! ledger_ops {
                 sqlx::Error::Decode(Box::new(e))
             }
 
-            /// Runs a write once, and once more if a unique constraint refused it: a row id
-            /// that clashed gets a new one, and a consent another request inserted meanwhile is
-            /// found by the second attempt's read.
-            async fn write_retrying<T>(
+            /// Runs a write in a transaction, once more if a unique constraint refused it (see
+            /// `ledger::write`); on SQLite, together with the writes waiting beside it.
+            async fn write_retrying<T: Send + 'static>(
                 ledger: &$ledger,
                 step: impl for<'c> Fn(
                     &'c mut Conn,
                 )
-                    -> futures_util::future::BoxFuture<'c, Result<T, sqlx::Error>>,
+                    -> futures_util::future::BoxFuture<'c, Result<T, sqlx::Error>>
+                + Send
+                + Sync
+                + 'static,
             ) -> Result<T, LedgerError> {
-                let mut attempts = 0;
-                loop {
-                    attempts += 1;
-                    let mut tx = ledger.begin_write().await.map_err(database)?;
-                    match step(&mut tx).await {
-                        Ok(value) => {
-                            tx.commit().await.map_err(database)?;
-                            return Ok(value);
-                        }
-                        Err(e) if attempts < 2 && rows::is_unique_violation(&e) => continue,
-                        Err(e) => return Err(from_sqlx(e)),
-                    }
-                }
+                ledger
+                    .write(std::sync::Arc::new(step))
+                    .await
+                    .map_err(from_sqlx)
             }
 
             fn from_sqlx(e: sqlx::Error) -> LedgerError {

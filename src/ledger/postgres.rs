@@ -12,6 +12,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Pool, Postgres, Transaction};
 
 use super::rows::database;
+use super::write::Step;
 use super::{FeedApplied, FeedLead, LedgerError, OpenError};
 use crate::config::DatabaseUrl;
 use crate::ngi::feed::FeedEvent;
@@ -76,6 +77,11 @@ impl PostgresLedger {
 
     async fn begin_write(&self) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
         self.pool.begin().await
+    }
+
+    /// A consent's record, in a transaction of its own (PostgreSQL has many writers at once).
+    async fn write<T: Send + 'static>(&self, step: Step<Postgres, T>) -> Result<T, sqlx::Error> {
+        super::write::alone(&self.pool, "BEGIN", &step).await
     }
 
     /// Tries the feed's advisory lock on a new connection of its own: kept as the lead when

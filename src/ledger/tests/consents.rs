@@ -17,6 +17,7 @@ on_both!(
     migrations_run_twice_change_nothing,
     no_table_holds_a_full_identity_number,
     the_same_consent_recorded_at_once_by_many_requests_is_one_row,
+    many_consents_recorded_at_once_each_get_their_own_row_and_history,
 );
 
 async fn a_single_use_consent_is_recorded_used_and_one_with_days_active(db: TestDb) -> TestDb {
@@ -533,5 +534,39 @@ async fn the_same_consent_recorded_at_once_by_many_requests_is_one_row(db: TestD
     assert_eq!(page.consents.len(), 1);
     let stored = ledger.get_row(rows[0]).await.unwrap().unwrap();
     assert_eq!(stored.history.len(), 1);
+    db
+}
+
+/// Concurrent callbacks: on SQLite they share one transaction; each must still get its own
+/// answer, its own row and one history row.
+async fn many_consents_recorded_at_once_each_get_their_own_row_and_history(db: TestDb) -> TestDb {
+    let ledger = db.ledger();
+    let ids: Vec<String> = (0..24).map(|n| format!("many-at-once-{n}")).collect();
+    let recorded = futures_util::future::join_all(ids.iter().enumerate().map(|(n, id)| {
+        let days = (n % 2 == 0).then_some(30);
+        ledger.record_granted(granted(id, days), at(0))
+    }))
+    .await;
+    for (n, (consent, id)) in recorded.into_iter().zip(&ids).enumerate() {
+        let consent = consent.unwrap();
+        assert_eq!(consent.id.as_ref().map(|c| c.as_str()), Some(id.as_str()));
+        let expected = if n % 2 == 0 {
+            Status::Active
+        } else {
+            Status::Used
+        };
+        assert_eq!(consent.status, expected, "{id}");
+        let stored = ledger.get_row(consent.row).await.unwrap().unwrap();
+        assert_eq!(stored.history.len(), 1, "{id}");
+        assert_eq!(stored.status, expected, "{id}");
+    }
+    let page = ledger
+        .list(ListQuery {
+            limit: 100,
+            ..ListQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.consents.len(), ids.len());
     db
 }
