@@ -10,9 +10,15 @@
 //! reads from the answer, a 303 to /debt, and a fixed page as long as the site's debt page. No
 //! session, no state check, no template, no logging, no parsing of the debt: what any
 //! implementation on axum and reqwest pays for the three requests in and the two out.
+//!
+//! The bare flow with the ledger adds one thing: each callback records a consent through the
+//! site's own SQLite ledger (`SqliteLedger::record_granted`, in a fresh data directory), as the
+//! site does before it answers. The difference is what that requirement alone costs.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -21,6 +27,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use base64::Engine as _;
 use ngi_consent::config::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, NgiTarget, ServeArgs, Settings};
+use ngi_consent::domain::scope::Purpose;
+use ngi_consent::ledger::sqlite::SqliteLedger;
+use ngi_consent::ledger::{ConsentLedger, GrantedConsent};
 use ngi_consent::paths;
 use sha2::Digest as _;
 use url::Url;
@@ -64,9 +73,11 @@ fn authorization_url(
 
 /// Serves until killed, on a multi-thread runtime sized by the CPUs it may use, like the site's
 /// `#[tokio::main]`.
-fn serve(addr: SocketAddr, app: Router) {
+/// `app` is built on the runtime (a ledger's writer is a task of it).
+fn serve(addr: SocketAddr, app: impl Future<Output = Router>) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async move {
+        let app = app.await;
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         axum::serve(listener, app).await.unwrap();
     });
@@ -91,11 +102,14 @@ pub fn serve_bare(addr: SocketAddr) {
             get(move || async move { Redirect::to(location) }),
         )
         .route(paths::HEALTHZ, get(|| async { "ok" }));
-    serve(addr, app);
+    serve(addr, async { app });
 }
 
 struct BareFlow {
     http: reqwest::Client,
+    /// The site's ledger, when the bare flow records each consent.
+    ledger: Option<SqliteLedger>,
+    recorded: AtomicU64,
     token_url: Url,
     debt_url: Url,
     redirect_uri: String,
@@ -113,8 +127,15 @@ struct BareToken {
     access_token: String,
 }
 
-/// `masked`: what the debt page must show (both persons, so the load driver's check passes).
-pub fn serve_bare_flow(addr: SocketAddr, sim: &str, page_bytes: usize, masked: &[String]) {
+/// `masked`: what the debt page must show (both persons, so the load driver's check passes);
+/// `ledger`: the data directory of a ledger to record each consent in.
+pub fn serve_bare_flow(
+    addr: SocketAddr,
+    sim: &str,
+    page_bytes: usize,
+    masked: &[String],
+    ledger: Option<&Path>,
+) {
     let site = site_defaults();
     let sim = Url::parse(sim).unwrap();
     let redirect_uri = format!("http://{addr}{}", paths::CALLBACK);
@@ -132,7 +153,7 @@ pub fn serve_bare_flow(addr: SocketAddr, sim: &str, page_bytes: usize, masked: &
         masked.join(" ")
     );
     page.push_str(&" ".repeat(page_bytes.saturating_sub(page.len())));
-    let state = Arc::new(BareFlow {
+    let mut flow = BareFlow {
         // Configured like the site's client: no redirects followed, connect and total timeouts.
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -145,7 +166,9 @@ pub fn serve_bare_flow(addr: SocketAddr, sim: &str, page_bytes: usize, masked: &
         redirect_uri,
         location: location.into(),
         page,
-    });
+        ledger: None,
+        recorded: AtomicU64::new(0),
+    };
 
     async fn start(State(s): State<Arc<BareFlow>>) -> Redirect {
         Redirect::to(&s.location)
@@ -176,7 +199,24 @@ pub fn serve_bare_flow(addr: SocketAddr, sim: &str, page_bytes: usize, masked: &
                 .bytes()
                 .await
         };
-        match exchange.await {
+        let fetched = exchange.await;
+        if let (Ok(_), Some(ledger)) = (&fetched, &s.ledger) {
+            // A consent id of the debt answer's kind, not read from it: no parsing here.
+            let n = s.recorded.fetch_add(1, Ordering::Relaxed);
+            let granted = GrantedConsent {
+                id: format!("bare-{n}").parse().unwrap(),
+                reference: None,
+                purpose: Purpose::Presentation,
+                duration_days: None,
+                expires_at: None,
+                nin_masked: "148422*****".to_owned(),
+            };
+            let now = jiff::Timestamp::now();
+            if let Err(e) = ledger.record_granted(granted, now).await {
+                return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
+            }
+        }
+        match fetched {
             Ok(_) => Redirect::to(paths::DEBT).into_response(),
             Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
         }
@@ -185,11 +225,15 @@ pub fn serve_bare_flow(addr: SocketAddr, sim: &str, page_bytes: usize, masked: &
         Html(s.page.clone())
     }
 
-    let app = Router::new()
-        .route(paths::CONSENT_START, get(start))
-        .route(paths::CALLBACK, get(callback))
-        .route(paths::DEBT, get(debt))
-        .route(paths::HEALTHZ, get(|| async { "ok" }))
-        .with_state(state);
-    serve(addr, app);
+    serve(addr, async move {
+        if let Some(dir) = ledger {
+            flow.ledger = Some(SqliteLedger::open(dir).await.unwrap());
+        }
+        Router::new()
+            .route(paths::CONSENT_START, get(start))
+            .route(paths::CALLBACK, get(callback))
+            .route(paths::DEBT, get(debt))
+            .route(paths::HEALTHZ, get(|| async { "ok" }))
+            .with_state(Arc::new(flow))
+    });
 }

@@ -73,7 +73,8 @@ fn main() {
             .into_iter()
             .map(|p| p.masked)
             .collect();
-        bare::serve_bare_flow(addr, &args[i + 2], page_bytes, &masked);
+        let ledger = args.get(i + 4).map(std::path::Path::new);
+        bare::serve_bare_flow(addr, &args[i + 2], page_bytes, &masked, ledger);
         return;
     }
     let options = Options::parse(&args);

@@ -258,20 +258,31 @@ pub async fn start_bare(procs: &mut Processes, port: u16) -> u32 {
 }
 
 /// Starts the bare flow server (this binary re-executed) on the site's port and core, its debt
-/// page `page_bytes` long; waits until it answers.
-pub async fn start_bare_flow(procs: &mut Processes, ports: &Ports, page_bytes: usize) -> u32 {
+/// page `page_bytes` long, recording each consent in a ledger of its own when `with_ledger`;
+/// waits until it answers.
+pub async fn start_bare_flow(
+    procs: &mut Processes,
+    ports: &Ports,
+    page_bytes: usize,
+    with_ledger: bool,
+) -> u32 {
     let exe = std::env::current_exe().unwrap();
     let addr = format!("127.0.0.1:{}", ports.site);
+    let mut args = vec![
+        bare::FLOW_SERVER_FLAG.to_owned(),
+        addr,
+        ports.sim_url(),
+        page_bytes.to_string(),
+    ];
+    if with_ledger {
+        args.push(fresh_data_dir());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let pid = procs.spawn(
         "bare-flow",
         SITE_CORE,
         exe.to_str().unwrap(),
-        &[
-            bare::FLOW_SERVER_FLAG,
-            &addr,
-            &ports.sim_url(),
-            &page_bytes.to_string(),
-        ],
+        &args,
         &[],
         Stdio::null(),
     );

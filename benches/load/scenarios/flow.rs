@@ -1,6 +1,7 @@
 //! Scenario 2: complete flows, each with its own cookie jar: start → simulator authorize → login
 //! → consent → callback (token + debt fetched by the site) → debt page, the page checked. Then
-//! the same flows through the bare flow server.
+//! the same flows through the bare flow server, and through the bare flow server that records
+//! each consent in the site's ledger.
 
 use std::time::Instant;
 
@@ -194,7 +195,29 @@ async fn flow_load(ports: &Ports, watched: Watched, ctx: &Ctx, label: &str) -> F
     }
 }
 
-/// The site's flows, then the same through the bare flow server with a fresh simulator.
+/// The same flows through a bare flow server (with the ledger's record or without), with a
+/// fresh simulator so that every run finds its maps equally empty.
+async fn bare_flow_load(
+    procs: &mut Processes,
+    ports: &Ports,
+    ctx: &Ctx,
+    page_bytes: usize,
+    with_ledger: bool,
+) -> FlowFigures {
+    procs.stop("simulator");
+    let simulator = start_simulator(procs, ports).await;
+    let bare = start_bare_flow(procs, ports, page_bytes, with_ledger).await;
+    let watched = Watched {
+        server: bare,
+        simulator: Some(simulator),
+    };
+    let label = if with_ledger { "bare-ledger" } else { "bare" };
+    let figures = flow_load(ports, watched, ctx, label).await;
+    procs.stop("bare-flow");
+    figures
+}
+
+/// The site's flows, then the same through the bare flow servers.
 pub async fn run(
     procs: &mut Processes,
     ports: &Ports,
@@ -212,16 +235,9 @@ pub async fn run(
     procs.stop("site");
 
     eprintln!("scenario 2: the same flows through the bare flow server …");
-    // A fresh simulator, so that both runs find its maps equally empty.
-    procs.stop("simulator");
-    let fresh_sim = start_simulator(procs, ports).await;
-    let bare = start_bare_flow(procs, ports, f.page_bytes).await;
-    let watched = Watched {
-        server: bare,
-        simulator: Some(fresh_sim),
-    };
-    let b = flow_load(ports, watched, ctx, "bare").await;
-    procs.stop("bare-flow");
+    let b = bare_flow_load(procs, ports, ctx, f.page_bytes, false).await;
+    eprintln!("scenario 2: the same flows through the bare flow server with the ledger …");
+    let l = bare_flow_load(procs, ports, ctx, f.page_bytes, true).await;
     let r = report;
     let c = ctx.options.concurrency;
     r.info(
@@ -289,6 +305,27 @@ pub async fn run(
         format!("{:.0} µs", b.site_us),
     );
     r.info(
+        "2 flow: bare flow + the ledger's record, server CPU per flow / callback p99",
+        format!("{:.0} µs / {:.2} ms", l.site_us, l.callback.1),
+    );
+    r.info(
+        "2 flow: the ledger's record alone, CPU per flow (÷ bare flow's)",
+        format!(
+            "{:.0} µs ({:.2} ×)",
+            l.site_us - b.site_us,
+            (l.site_us - b.site_us) / b.site_us.max(f64::MIN_POSITIVE)
+        ),
+    );
+    r.info(
+        "2 flow: site CPU ÷ bare flow + the ledger's record",
+        format!(
+            "{:.0} / {:.0} µs = {:.2} ×",
+            f.site_us,
+            l.site_us,
+            f.site_us / l.site_us.max(f64::MIN_POSITIVE)
+        ),
+    );
+    r.info(
         "2 flow: site ÷ bare flow",
         format!(
             "flows/s {:.2}×, CPU {:.2}×",
@@ -296,7 +333,7 @@ pub async fn run(
             f.site_us / b.site_us.max(f64::MIN_POSITIVE)
         ),
     );
-    for (label, x) in [("site", &f), ("bare flow", &b)] {
+    for (label, x) in [("site", &f), ("bare flow", &b), ("bare flow + ledger", &l)] {
         if let Some(e) = &x.first_error {
             r.notes.push(format!("2 {label}: first failure: {e}"));
         }
