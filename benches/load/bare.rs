@@ -12,11 +12,11 @@
 //! implementation on axum and reqwest pays for the three requests in and the two out.
 //!
 //! The bare flow with the ledger adds one thing: each callback records a consent through the
-//! site's own SQLite ledger (`SqliteLedger::record_granted`, in a fresh data directory), as the
-//! site does before it answers. The difference is what that requirement alone costs.
+//! site's own ledger (`record_granted`; SQLite in a fresh data directory, or the site's
+//! PostgreSQL when `--site-env DATABASE_URL=…` is given), as the site does before it answers.
+//! The difference is what that requirement alone costs.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -28,8 +28,7 @@ use axum::routing::get;
 use base64::Engine as _;
 use ngi_consent::config::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, NgiTarget, ServeArgs, Settings};
 use ngi_consent::domain::scope::Purpose;
-use ngi_consent::ledger::sqlite::SqliteLedger;
-use ngi_consent::ledger::{ConsentLedger, GrantedConsent};
+use ngi_consent::ledger::{GrantedConsent, Ledger};
 use ngi_consent::paths;
 use sha2::Digest as _;
 use url::Url;
@@ -40,6 +39,8 @@ use crate::simulator;
 pub const SERVER_FLAG: &str = "--bare-server";
 /// `--bare-flow-server ADDR SIMULATOR_URL PAGE_BYTES`: the bare flow.
 pub const FLOW_SERVER_FLAG: &str = "--bare-flow-server";
+/// After the bare flow's arguments: record each consent in the site's ledger.
+pub const WITH_LEDGER: &str = "with-ledger";
 
 /// PKCE verifier of the bare flow (RFC 7636: 43 to 128 unreserved characters).
 const BARE_VERIFIER: &str = "bare-flow-verifier-0123456789-0123456789-abcdefghij";
@@ -108,7 +109,9 @@ pub fn serve_bare(addr: SocketAddr) {
 struct BareFlow {
     http: reqwest::Client,
     /// The site's ledger, when the bare flow records each consent.
-    ledger: Option<SqliteLedger>,
+    ledger: Option<Ledger>,
+    /// Makes this run's consent ids unique in a ledger that outlives it.
+    run: String,
     recorded: AtomicU64,
     token_url: Url,
     debt_url: Url,
@@ -128,13 +131,13 @@ struct BareToken {
 }
 
 /// `masked`: what the debt page must show (both persons, so the load driver's check passes);
-/// `ledger`: the data directory of a ledger to record each consent in.
+/// `with_ledger`: each consent recorded in the ledger `DATA_DIR` or `DATABASE_URL` names.
 pub fn serve_bare_flow(
     addr: SocketAddr,
     sim: &str,
     page_bytes: usize,
     masked: &[String],
-    ledger: Option<&Path>,
+    with_ledger: bool,
 ) {
     let site = site_defaults();
     let sim = Url::parse(sim).unwrap();
@@ -167,6 +170,7 @@ pub fn serve_bare_flow(
         location: location.into(),
         page,
         ledger: None,
+        run: uuid::Uuid::new_v4().simple().to_string(),
         recorded: AtomicU64::new(0),
     };
 
@@ -204,7 +208,7 @@ pub fn serve_bare_flow(
             // A consent id of the debt answer's kind, not read from it: no parsing here.
             let n = s.recorded.fetch_add(1, Ordering::Relaxed);
             let granted = GrantedConsent {
-                id: format!("bare-{n}").parse().unwrap(),
+                id: format!("bare-{}-{n}", s.run).parse().unwrap(),
                 reference: None,
                 purpose: Purpose::Presentation,
                 duration_days: None,
@@ -226,8 +230,14 @@ pub fn serve_bare_flow(
     }
 
     serve(addr, async move {
-        if let Some(dir) = ledger {
-            flow.ledger = Some(SqliteLedger::open(dir).await.unwrap());
+        if with_ledger {
+            let settings = Settings::from_args(ServeArgs {
+                data_dir: std::env::var_os("DATA_DIR").map(Into::into),
+                database_url: std::env::var("DATABASE_URL").ok(),
+                ..ServeArgs::default()
+            })
+            .unwrap();
+            flow.ledger = Some(ngi_consent::ledger::open(&settings.ledger).await.unwrap());
         }
         Router::new()
             .route(paths::CONSENT_START, get(start))

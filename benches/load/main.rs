@@ -73,8 +73,8 @@ fn main() {
             .into_iter()
             .map(|p| p.masked)
             .collect();
-        let ledger = args.get(i + 4).map(std::path::Path::new);
-        bare::serve_bare_flow(addr, &args[i + 2], page_bytes, &masked, ledger);
+        let with_ledger = args.get(i + 4).is_some_and(|a| a == bare::WITH_LEDGER);
+        bare::serve_bare_flow(addr, &args[i + 2], page_bytes, &masked, with_ledger);
         return;
     }
     let options = Options::parse(&args);

@@ -14,8 +14,8 @@ use crate::bare;
 use crate::client::Conn;
 use crate::options::Options;
 use crate::settings::{
-    APP_BIND, DATA_DIR, FLOW_STARTS_PER_SECOND, NGI_ACCESS_URL, NGI_API_URL, NGI_CLIENT_ID,
-    NGI_CLIENT_SECRET, PUBLIC_URL, RATE_LIMIT_PER_MINUTE, server_settings,
+    APP_BIND, DATA_DIR, DATABASE_URL, FLOW_STARTS_PER_SECOND, NGI_ACCESS_URL, NGI_API_URL,
+    NGI_CLIENT_ID, NGI_CLIENT_SECRET, PUBLIC_URL, RATE_LIMIT_PER_MINUTE, server_settings,
 };
 use crate::simulator;
 
@@ -149,6 +149,19 @@ pub async fn start_simulator(procs: &mut Processes, ports: &Ports) -> u32 {
     pid
 }
 
+/// The site's ledger settings: a fresh `DATA_DIR`, and `DATABASE_URL` when `--site-env` sets it.
+pub fn ledger_env(options: &Options) -> Vec<(&'static str, String)> {
+    let mut env = vec![(DATA_DIR, fresh_data_dir())];
+    env.extend(
+        options
+            .site_env
+            .iter()
+            .filter(|(key, _)| key == DATABASE_URL)
+            .map(|(_, value)| (DATABASE_URL, value.clone())),
+    );
+    env
+}
+
 /// The site's settings: the demo client against the bench's simulator, `extra`, then
 /// `--site-env`'s (which win).
 pub fn site_env<'a>(
@@ -258,13 +271,13 @@ pub async fn start_bare(procs: &mut Processes, port: u16) -> u32 {
 }
 
 /// Starts the bare flow server (this binary re-executed) on the site's port and core, its debt
-/// page `page_bytes` long, recording each consent in a ledger of its own when `with_ledger`;
-/// waits until it answers.
+/// page `page_bytes` long; with `ledger` (the site's ledger settings), recording each consent
+/// in that ledger. Waits until it answers.
 pub async fn start_bare_flow(
     procs: &mut Processes,
     ports: &Ports,
     page_bytes: usize,
-    with_ledger: bool,
+    ledger: Option<&[(&str, String)]>,
 ) -> u32 {
     let exe = std::env::current_exe().unwrap();
     let addr = format!("127.0.0.1:{}", ports.site);
@@ -274,8 +287,8 @@ pub async fn start_bare_flow(
         ports.sim_url(),
         page_bytes.to_string(),
     ];
-    if with_ledger {
-        args.push(fresh_data_dir());
+    if ledger.is_some() {
+        args.push(bare::WITH_LEDGER.to_owned());
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let pid = procs.spawn(
@@ -283,7 +296,7 @@ pub async fn start_bare_flow(
         SITE_CORE,
         exe.to_str().unwrap(),
         &args,
-        &[],
+        ledger.unwrap_or_default(),
         Stdio::null(),
     );
     wait_ready(procs, pid, ports.site, paths::HEALTHZ, SITE_CORE).await;

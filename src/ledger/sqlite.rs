@@ -67,16 +67,22 @@ impl SqliteLedger {
                 // connection's thread) before every use.
                 .test_before_acquire(false)
                 .acquire_timeout(BUSY_TIMEOUT)
-                .connect_with(options.clone())
         };
-        let writer = pool(1).await.map_err(OpenError::Connect)?;
+        let writer = pool(1)
+            .after_release(super::write::closed_if_still_in_a_transaction)
+            .connect_with(options.clone())
+            .await
+            .map_err(OpenError::Connect)?;
         super::migrations::migrator()
             .await
             .map_err(OpenError::Migrate)?
             .run(&writer)
             .await
             .map_err(OpenError::Migrate)?;
-        let reader = pool(4).await.map_err(OpenError::Connect)?;
+        let reader = pool(4)
+            .connect_with(options)
+            .await
+            .map_err(OpenError::Connect)?;
         Ok(Self {
             pool: reader,
             batches: GroupCommit::start(writer.clone()),

@@ -13,7 +13,9 @@ use crate::client::{Answer, Conn, Jar};
 use crate::drive::{Stop, drive};
 use crate::measure::{Latencies, Profiler, Usage, Watched, ticks_of};
 use crate::options::Ctx;
-use crate::processes::{Ports, Processes, start_bare_flow, start_simulator, start_site};
+use crate::processes::{
+    Ports, Processes, ledger_env, start_bare_flow, start_simulator, start_site,
+};
 use crate::report::{Report, saturation, server_ticks};
 use crate::simulator::{self, Person, persons_with_debt};
 
@@ -206,7 +208,8 @@ async fn bare_flow_load(
 ) -> FlowFigures {
     procs.stop("simulator");
     let simulator = start_simulator(procs, ports).await;
-    let bare = start_bare_flow(procs, ports, page_bytes, with_ledger).await;
+    let ledger = with_ledger.then(|| ledger_env(&ctx.options));
+    let bare = start_bare_flow(procs, ports, page_bytes, ledger.as_deref()).await;
     let watched = Watched {
         server: bare,
         simulator: Some(simulator),
