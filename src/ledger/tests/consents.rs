@@ -100,13 +100,7 @@ async fn a_consent_granted_again_stays_one_row_and_never_reopens(db: TestDb) -> 
     assert_eq!(used.row, lasting.row);
     assert_eq!(used.status, Status::Used);
     assert_eq!(used.history.len(), 2);
-    let page = ledger
-        .list(ListQuery {
-            limit: 100,
-            ..ListQuery::default()
-        })
-        .await
-        .unwrap();
+    let page = first_hundred(ledger).await;
     assert_eq!(page.consents.len(), 2, "one row per consent id");
     db
 }
@@ -524,13 +518,7 @@ async fn the_same_consent_recorded_at_once_by_many_requests_is_one_row(db: TestD
     .await;
     let rows: Vec<RowId> = recorded.into_iter().map(|r| r.unwrap().row).collect();
     assert!(rows.iter().all(|row| *row == rows[0]), "{rows:?}");
-    let page = ledger
-        .list(ListQuery {
-            limit: 100,
-            ..ListQuery::default()
-        })
-        .await
-        .unwrap();
+    let page = first_hundred(ledger).await;
     assert_eq!(page.consents.len(), 1);
     let stored = ledger.get_row(rows[0]).await.unwrap().unwrap();
     assert_eq!(stored.history.len(), 1);
@@ -560,13 +548,18 @@ async fn many_consents_recorded_at_once_each_get_their_own_row_and_history(db: T
         assert_eq!(stored.history.len(), 1, "{id}");
         assert_eq!(stored.status, expected, "{id}");
     }
-    let page = ledger
+    let page = first_hundred(ledger).await;
+    assert_eq!(page.consents.len(), ids.len());
+    db
+}
+
+/// The ledger's first page of 100, newest first.
+async fn first_hundred(ledger: &dyn ConsentLedger) -> ConsentPage {
+    ledger
         .list(ListQuery {
             limit: 100,
             ..ListQuery::default()
         })
         .await
-        .unwrap();
-    assert_eq!(page.consents.len(), ids.len());
-    db
+        .unwrap()
 }
