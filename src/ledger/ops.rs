@@ -8,7 +8,8 @@
 //!
 //! The ledger type must have `fn pool(&self) -> &sqlx::Pool<DB>`,
 //! `async fn begin_write(&self) -> Result<sqlx::Transaction<'_, DB>, sqlx::Error>` and
-//! `async fn write<T>(&self, step: write::Step<DB, T>) -> Result<T, sqlx::Error>`.
+//! `async fn write<T>(&self, step: write::Step<DB, T>) -> Result<T, sqlx::Error>` and
+//! `fn writes_open(&self) -> Result<(), sqlx::Error>`.
 
 macro_rules! ledger_ops {
     ($ledger:ty, $db:ty, $lock:literal) => {
@@ -604,6 +605,7 @@ macro_rules! ledger_ops {
             #[async_trait]
             impl ConsentLedger for $ledger {
                 async fn ready(&self) -> Result<(), LedgerError> {
+                    self.writes_open().map_err(database)?;
                     // A connection, and the table it answers from (row 0 is never made).
                     sqlx::query(rows::READY)
                         .fetch_optional(self.pool())

@@ -79,6 +79,11 @@ impl PostgresLedger {
         self.pool.begin().await
     }
 
+    /// Every write is the caller's own: nothing to be down beside the pool.
+    fn writes_open(&self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
     /// A consent's record, in a transaction of its own (PostgreSQL has many writers at once).
     async fn write<T: Send + 'static>(&self, step: Step<Postgres, T>) -> Result<T, sqlx::Error> {
         super::write::alone(&self.pool, "BEGIN", &step).await

@@ -110,6 +110,15 @@ impl SqliteLedger {
         self.writer.begin_with(BEGIN_IMMEDIATE).await
     }
 
+    /// Whether the writer task still takes writes (for `/readyz`).
+    fn writes_open(&self) -> Result<(), sqlx::Error> {
+        if self.batches.is_running() {
+            Ok(())
+        } else {
+            Err(sqlx::Error::PoolClosed)
+        }
+    }
+
     /// A consent's record, in the next batch of the writer.
     async fn write<T: Send + 'static>(&self, step: Step<Sqlite, T>) -> Result<T, sqlx::Error> {
         self.batches.write(step).await

@@ -144,6 +144,11 @@ impl GroupCommit {
         Self { jobs }
     }
 
+    /// Whether the writer task still runs (it ends only with its runtime, or if a step panicked).
+    pub(super) fn is_running(&self) -> bool {
+        !self.jobs.is_closed()
+    }
+
     /// Runs `step` in the next batch and answers once that batch (or the step alone) committed;
     /// `PoolTimedOut` if that took longer than the deadline.
     pub(super) async fn write<T: Send + 'static>(
@@ -374,6 +379,26 @@ mod tests {
         for answer in answers {
             assert!(matches!(answer, Err(sqlx::Error::PoolClosed)), "{answer:?}");
         }
+        assert_eq!(runs.load(Ordering::SeqCst), 0);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_writer_whose_task_has_ended_says_so_and_refuses_writes() {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let (batches, dir) = runtime.block_on(async {
+            let (pool, dir) = writer().await;
+            let batches = GroupCommit::start(pool);
+            assert!(batches.is_running());
+            (batches, dir)
+        });
+        // The task goes with its runtime, as it would if a step panicked.
+        drop(runtime);
+        assert!(!batches.is_running());
+        let again = tokio::runtime::Runtime::new().unwrap();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let answer = again.block_on(batches.write(step(1, false, runs.clone())));
+        assert!(matches!(answer, Err(sqlx::Error::PoolClosed)), "{answer:?}");
         assert_eq!(runs.load(Ordering::SeqCst), 0);
         std::fs::remove_dir_all(dir).unwrap();
     }
