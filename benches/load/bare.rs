@@ -2,7 +2,9 @@
 //! the same HTTP exchanges cost with nothing around them.
 //!
 //! The bare handler answers `/consent/start` with the same 303 as the site (no session, no
-//! middleware, no logging): the HTTP stack's ceiling.
+//! middleware, no logging): the HTTP stack's ceiling. The bare handler with a session does the
+//! same behind tower-sessions and the site's own memory store, keeping one value as long as a
+//! pending flow: what a start's required session costs by itself.
 //!
 //! The bare flow makes the same HTTP exchanges as a complete flow and nothing else. The 303 to
 //! the simulator (a fixed state and PKCE pair), the callback that posts the code to the token
@@ -30,13 +32,19 @@ use ngi_consent::config::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, NgiTarget, ServeAr
 use ngi_consent::domain::scope::Purpose;
 use ngi_consent::ledger::{GrantedConsent, Ledger};
 use ngi_consent::paths;
+use ngi_consent::session::memory::MemoryStore;
 use sha2::Digest as _;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::cookie::time;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use url::Url;
 
 use crate::simulator;
 
 /// `--bare-server ADDR`: the bare handler.
 pub const SERVER_FLAG: &str = "--bare-server";
+/// After the bare handler's address: a session for each request.
+pub const WITH_SESSION: &str = "with-session";
 /// `--bare-flow-server ADDR SIMULATOR_URL PAGE_BYTES`: the bare flow.
 pub const FLOW_SERVER_FLAG: &str = "--bare-flow-server";
 /// After the bare flow's arguments: record each consent in the site's ledger.
@@ -84,7 +92,9 @@ fn serve(addr: SocketAddr, app: impl Future<Output = Router>) {
     });
 }
 
-pub fn serve_bare(addr: SocketAddr) {
+/// `with_session`: each request creates a session in the site's memory store holding one
+/// value as long as the site's pending flow, and gets its cookie.
+pub fn serve_bare(addr: SocketAddr, with_session: bool) {
     // As long as the site's answer with the default settings and its 43-character state and
     // challenge. Built once: each answer then costs what a constant would.
     let site = site_defaults();
@@ -97,12 +107,31 @@ pub fn serve_bare(addr: SocketAddr) {
     let location: &'static str = authorization_url(&sim, &redirect_uri, &fixed, &fixed, &site)
         .to_string()
         .leak();
-    let app = Router::new()
-        .route(
+    let app = Router::new().route(paths::HEALTHZ, get(|| async { "ok" }));
+    if !with_session {
+        let app = app.route(
             paths::CONSENT_START,
             get(move || async move { Redirect::to(location) }),
-        )
-        .route(paths::HEALTHZ, get(|| async { "ok" }));
+        );
+        serve(addr, async { app });
+        return;
+    }
+    // A pending flow as the site keeps it: state, verifier, nonce, times, about 300 bytes.
+    let pending: &'static str = "P".repeat(300).leak();
+    let start = move |session: Session| async move {
+        match session.insert("flow.pending", pending).await {
+            Ok(()) => Redirect::to(location).into_response(),
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        }
+    };
+    let clock: ngi_consent::domain::time::Clock = Arc::new(jiff::Timestamp::now);
+    let sessions = SessionManagerLayer::new(MemoryStore::new(clock))
+        .with_name("ngi_session")
+        .with_same_site(SameSite::Lax)
+        .with_http_only(true)
+        .with_secure(false)
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(15)));
+    let app = app.route(paths::CONSENT_START, get(start).layer(sessions));
     serve(addr, async { app });
 }
 

@@ -61,7 +61,8 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(i) = args.iter().position(|a| a == bare::SERVER_FLAG) {
         let addr: SocketAddr = args[i + 1].parse().expect("--bare-server takes an address");
-        bare::serve_bare(addr);
+        let with_session = args.get(i + 2).is_some_and(|a| a == bare::WITH_SESSION);
+        bare::serve_bare(addr, with_session);
         return;
     }
     if let Some(i) = args.iter().position(|a| a == bare::FLOW_SERVER_FLAG) {

@@ -255,14 +255,19 @@ fn fresh_data_dir() -> String {
 }
 
 /// Starts the bare handler (this binary re-executed) on the site's core; waits until it answers.
-pub async fn start_bare(procs: &mut Processes, port: u16) -> u32 {
+/// With `with_session`, each request creates a session in the site's memory store.
+pub async fn start_bare(procs: &mut Processes, port: u16, with_session: bool) -> u32 {
     let exe = std::env::current_exe().unwrap();
     let addr = format!("127.0.0.1:{port}");
+    let mut args = vec![bare::SERVER_FLAG, &addr];
+    if with_session {
+        args.push(bare::WITH_SESSION);
+    }
     let pid = procs.spawn(
         "bare",
         SITE_CORE,
         exe.to_str().unwrap(),
-        &[bare::SERVER_FLAG, &addr],
+        &args,
         &[],
         Stdio::null(),
     );

@@ -78,7 +78,8 @@ async fn start_load(port: u16, watched: Watched, ctx: &Ctx, label: &str) -> Star
     }
 }
 
-/// The site, then the bare handler, each alone on the site's core.
+/// The site, then the bare handler, then the bare handler with a session, each alone on the
+/// site's core.
 pub async fn run(procs: &mut Processes, ports: &Ports, ctx: &Ctx, report: &mut Report) {
     eprintln!("scenario 1: GET /consent/start, site then bare handler …");
     let site = start_site(procs, ports, &ctx.options, &[]).await;
@@ -86,8 +87,13 @@ pub async fn run(procs: &mut Processes, ports: &Ports, ctx: &Ctx, report: &mut R
     procs.stop("site");
 
     let bare_port = free_port();
-    let bare = start_bare(procs, bare_port).await;
+    let bare = start_bare(procs, bare_port, false).await;
     let b = start_load(bare_port, Watched::server(bare), ctx, "bare").await;
+    procs.stop("bare");
+
+    let bare_port = free_port();
+    let bare = start_bare(procs, bare_port, true).await;
+    let w = start_load(bare_port, Watched::server(bare), ctx, "bare-session").await;
     procs.stop("bare");
 
     let r = report;
@@ -111,6 +117,19 @@ pub async fn run(procs: &mut Processes, ports: &Ports, ctx: &Ctx, report: &mut R
         &format!("≤ {START_CPU_RATIO} ×"),
         Some(s.cpu_us <= START_CPU_RATIO * b.cpu_us),
     );
+    r.info(
+        "1 start: bare handler + a session: CPU per request (÷ bare handler's)",
+        format!("{:.1} µs ({:.2} ×)", w.cpu_us, w.cpu_us / b.cpu_us),
+    );
+    r.info(
+        "1 start: site CPU ÷ bare handler + a session",
+        format!(
+            "{:.1} / {:.1} µs = {:.2} ×",
+            s.cpu_us,
+            w.cpu_us,
+            s.cpu_us / w.cpu_us
+        ),
+    );
     r.row(
         "1 start: bare req/s",
         format!("{:.0}", b.rps),
@@ -129,7 +148,7 @@ pub async fn run(procs: &mut Processes, ports: &Ports, ctx: &Ctx, report: &mut R
         "1 start: site req/s ÷ bare's",
         format!("{:.2} ×", s.rps / b.rps),
     );
-    for (label, f) in [("site", &s), ("bare", &b)] {
+    for (label, f) in [("site", &s), ("bare", &b), ("bare + session", &w)] {
         r.notes.push(format!(
             "1 {label}: {} requests in {:.1} s, {} failed, {}",
             f.requests,
