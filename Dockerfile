@@ -10,6 +10,8 @@ WORKDIR /app
 # Dependencies first, in their own layer: rebuilt only when Cargo.toml or Cargo.lock change.
 # Both builds strip the binary (the same profile, so the second reuses the first's dependencies).
 COPY Cargo.toml Cargo.lock ./
+# The C flags of SQLite's build (the extensions the ledger leaves out).
+COPY .cargo .cargo
 # (The test and bench targets Cargo.toml declares get empty stand-ins: cargo wants their files.)
 RUN mkdir -p src benches/load tests/browser && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
     && touch benches/load/main.rs tests/logs.rs tests/browser/main.rs \

@@ -3,6 +3,8 @@
 //!
 //! A guided tour, in the direction data flows (web → flow → ngi → domain):
 
+/// The command line: its arguments and what each subcommand runs (the binary calls `cli::main`).
+pub mod cli;
 /// Settings from flags and the environment, validated at start-up, secrets redacted.
 pub mod config;
 /// Using a consent that lasts: the debt again, its status, its revocation (retried).

@@ -1,9 +1,12 @@
 //! Logging: one subscriber for the process, pretty for people, JSON for log pipelines.
 //! Request logs name the route, never the URI (the callback's query holds the code and state).
 
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::format::{DefaultFields, Format, Json, JsonFields};
-use tracing_subscriber::fmt::{MakeWriter, SubscriberBuilder};
+use std::str::FromStr;
+
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::LogFormat;
 
@@ -11,65 +14,125 @@ use crate::config::LogFormat;
 /// request; at `warn` it stays closed (its warnings still show) and costs nothing.
 pub const DEFAULT_FILTER: &str = "info,tower_sessions=warn,tower_sessions_core=warn";
 
+/// A log filter: a default level and levels by target, `info,ngi_consent=debug,sqlx=warn`
+/// (the `RUST_LOG` syntax without span and field filters, which would need a regex engine in the
+/// build for a feature the site does not use).
+pub fn filter(directives: &str) -> Option<Targets> {
+    Targets::from_str(directives).ok()
+}
+
+/// The filter `RUST_LOG` gives, or [`DEFAULT_FILTER`] when it is unset or not a filter.
+fn filter_from_env() -> Targets {
+    std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| filter(&directives))
+        .unwrap_or_else(default_filter)
+}
+
+fn default_filter() -> Targets {
+    filter(DEFAULT_FILTER).unwrap_or_default()
+}
+
 /// Installs the global subscriber writing to stdout; `RUST_LOG` overrides the level.
 pub fn init(format: LogFormat) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    init_with(format, filter, std::io::stdout);
+    init_with(format, filter_from_env(), std::io::stdout);
 }
 
 /// Installs the global subscriber with the given filter and writer (tests capture the output).
 /// A second call is harmless: the first subscriber stays.
-pub fn init_with<W>(format: LogFormat, filter: EnvFilter, writer: W)
+pub fn init_with<W>(format: LogFormat, filter: Targets, writer: W)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let builder = builder(filter, writer);
-    // The builders' own `try_init` also routes the `log` crate into tracing, at the filter's level.
+    // `try_init` also routes the `log` crate into tracing, at the filter's level.
+    let registry = tracing_subscriber::registry().with(filter);
+    let ansi = ansi();
     let _ = match format {
-        LogFormat::Json => json(builder).try_init(),
-        LogFormat::Pretty => builder.compact().try_init(),
+        LogFormat::Json => registry.with(json_layer(writer)).try_init(),
+        LogFormat::Pretty => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(ansi)
+                    .with_writer(writer)
+                    .compact(),
+            )
+            .try_init(),
     };
 }
 
 /// The subscriber [`init_with`] installs, as a value: tests install it for one thread only, so
 /// one test binary can read both formats.
-pub fn dispatch<W>(format: LogFormat, filter: EnvFilter, writer: W) -> tracing::Dispatch
+pub fn dispatch<W>(format: LogFormat, filter: Targets, writer: W) -> tracing::Dispatch
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let builder = builder(filter, writer);
+    let registry = tracing_subscriber::registry().with(filter);
     match format {
-        LogFormat::Json => json(builder).finish().into(),
-        LogFormat::Pretty => builder.compact().finish().into(),
+        LogFormat::Json => tracing::Dispatch::new(registry.with(json_layer(writer))),
+        LogFormat::Pretty => tracing::Dispatch::new(
+            registry.with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(ansi())
+                    .with_writer(writer)
+                    .compact(),
+            ),
+        ),
     }
 }
 
-fn builder<W>(
-    filter: EnvFilter,
-    writer: W,
-) -> SubscriberBuilder<DefaultFields, Format, EnvFilter, W>
-where
-    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
-{
-    // Colour codes only for a person at a terminal: in a log file they are noise (and cost).
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(writer)
+/// Colour codes only for a person at a terminal: in a log file they are noise (and cost).
+fn ansi() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stdout())
 }
 
 /// One JSON object a line, the event's fields at the top level, with the request span's fields.
-fn json<W>(
-    builder: SubscriberBuilder<DefaultFields, Format, EnvFilter, W>,
-) -> SubscriberBuilder<JsonFields, Format<Json>, EnvFilter, W>
+fn json_layer<S, W>(
+    writer: W,
+) -> tracing_subscriber::fmt::Layer<
+    S,
+    tracing_subscriber::fmt::format::JsonFields,
+    tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Json>,
+    W,
+>
 where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    builder
+    tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .with_writer(writer)
         .json()
         .flatten_event(true)
         .with_current_span(true)
         .with_span_list(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::*;
+
+    #[test]
+    fn default_filter_keeps_info_and_quiets_the_session_layers_span() {
+        let filter = default_filter();
+        assert!(filter.would_enable("ngi_consent::web", &Level::INFO));
+        assert!(!filter.would_enable("ngi_consent::web", &Level::DEBUG));
+        assert!(!filter.would_enable("tower_sessions::service", &Level::INFO));
+        assert!(filter.would_enable("tower_sessions::service", &Level::WARN));
+    }
+
+    #[test]
+    fn filter_reads_levels_by_target_the_most_specific_winning() {
+        let filter = filter("warn,ngi_consent=debug,ngi_consent::ledger=error").unwrap();
+        assert!(filter.would_enable("ngi_consent::web", &Level::DEBUG));
+        assert!(!filter.would_enable("ngi_consent::ledger::write", &Level::WARN));
+        assert!(filter.would_enable("hyper", &Level::WARN));
+        assert!(!filter.would_enable("hyper", &Level::INFO));
+    }
+
+    #[test]
+    fn filter_refuses_what_is_not_a_filter() {
+        assert!(filter("info,ngi_consent=loud").is_none());
+    }
 }

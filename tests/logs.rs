@@ -15,7 +15,6 @@ use helpers::*;
 use ngi_consent::config::LogFormat;
 use ngi_consent::simulator::{Endpoint, Fault, IdTokenFault};
 use serde_json::Value;
-use tracing_subscriber::EnvFilter;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -37,7 +36,7 @@ fn captured() -> &'static Captured {
         let writer = logs.clone();
         ngi_consent::telemetry::init_with(
             LogFormat::Json,
-            EnvFilter::new("info,ngi_consent=debug"),
+            ngi_consent::telemetry::filter("info,ngi_consent=debug").unwrap(),
             move || writer.clone(),
         );
         logs
@@ -447,7 +446,7 @@ async fn logged_in(format: LogFormat, work: impl std::future::Future<Output = ()
     let writer = logs.clone();
     let dispatch = ngi_consent::telemetry::dispatch(
         format,
-        EnvFilter::new("info,ngi_consent=debug"),
+        ngi_consent::telemetry::filter("info,ngi_consent=debug").unwrap(),
         move || writer.clone(),
     );
     let guard = tracing::dispatcher::set_default(&dispatch);
