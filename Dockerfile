@@ -18,10 +18,9 @@ RUN mkdir -p src benches/load tests/browser && echo 'fn main() {}' > src/main.rs
     && cargo build --release --locked --config profile.release.strip=true \
     && rm -rf src
 # askama compiles the templates into the binary, so they are needed here and not at run time.
-COPY build.rs ./
 COPY src src
 COPY templates templates
-# sqlx::migrate! embeds the consent ledger's migrations into the binary.
+# The consent ledger's migrations are compiled into the binary (src/ledger/migrations.rs).
 COPY migrations migrations
 RUN touch src/main.rs src/lib.rs \
     && cargo build --release --locked --config profile.release.strip=true \

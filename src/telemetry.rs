@@ -16,17 +16,35 @@ pub const DEFAULT_FILTER: &str = "info,tower_sessions=warn,tower_sessions_core=w
 
 /// A log filter: a default level and levels by target, `info,ngi_consent=debug,sqlx=warn`
 /// (the `RUST_LOG` syntax without span and field filters, which would need a regex engine in the
-/// build for a feature the site does not use).
+/// build for a feature the site does not use). Spaces around a directive and empty ones are
+/// ignored; a span or field filter, a space inside a directive or no directive at all is not a
+/// filter (`Targets` alone would read `x[span]=debug` as a target that never matches, and an
+/// empty directive as `error` for everything).
 pub fn filter(directives: &str) -> Option<Targets> {
-    Targets::from_str(directives).ok()
+    let parts: Vec<&str> = directives
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect();
+    let refused = |d: &&str| d.contains(['[', ']', '{', '}']) || d.contains(char::is_whitespace);
+    if parts.is_empty() || parts.iter().any(refused) {
+        return None;
+    }
+    Targets::from_str(&parts.join(",")).ok()
 }
 
-/// The filter `RUST_LOG` gives, or [`DEFAULT_FILTER`] when it is unset or not a filter.
+/// The filter `RUST_LOG` gives, or [`DEFAULT_FILTER`] when it is unset or not a filter (said on
+/// stderr: the logs are not started yet).
 fn filter_from_env() -> Targets {
-    std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|directives| filter(&directives))
-        .unwrap_or_else(default_filter)
+    let Ok(directives) = std::env::var("RUST_LOG") else {
+        return default_filter();
+    };
+    filter(&directives).unwrap_or_else(|| {
+        eprintln!(
+            "ngi-consent: RUST_LOG is not a filter (a level and target=level pairs, comma-separated); logging with {DEFAULT_FILTER}"
+        );
+        default_filter()
+    })
 }
 
 fn default_filter() -> Targets {
@@ -132,7 +150,24 @@ mod tests {
     }
 
     #[test]
+    fn filter_ignores_spaces_and_empty_directives() {
+        let filter = filter(" info, ngi_consent=debug ,").unwrap();
+        assert!(filter.would_enable("ngi_consent::web", &Level::DEBUG));
+        assert!(filter.would_enable("hyper", &Level::INFO));
+        assert!(!filter.would_enable("hyper", &Level::DEBUG));
+    }
+
+    #[test]
     fn filter_refuses_what_is_not_a_filter() {
-        assert!(filter("info,ngi_consent=loud").is_none());
+        for not_a_filter in [
+            "info,ngi_consent=loud",
+            "",
+            " , ",
+            "ngi_consent[request]=debug",
+            "ngi_consent[{route}]=debug",
+            "info,ngi consent=debug",
+        ] {
+            assert!(filter(not_a_filter).is_none(), "{not_a_filter:?}");
+        }
     }
 }
