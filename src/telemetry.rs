@@ -63,19 +63,7 @@ where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
     // `try_init` also routes the `log` crate into tracing, at the filter's level.
-    let registry = tracing_subscriber::registry().with(filter);
-    let ansi = ansi();
-    let _ = match format {
-        LogFormat::Json => registry.with(json_layer(writer)).try_init(),
-        LogFormat::Pretty => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(ansi)
-                    .with_writer(writer)
-                    .compact(),
-            )
-            .try_init(),
-    };
+    let _ = dispatch(format, filter, writer).try_init();
 }
 
 /// The subscriber [`init_with`] installs, as a value: tests install it for one thread only, so

@@ -6,6 +6,7 @@
 //!
 //! Times are passed in (from the site's clock) and stored as integer seconds.
 
+mod feed_ops;
 mod ops;
 pub mod postgres;
 mod rows;
