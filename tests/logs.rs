@@ -808,3 +808,42 @@ async fn redis_sessions_with_an_sqlite_ledger_warn_that_the_ledger_is_per_instan
     .await;
     assert_eq!(per_instance(&alone), 0, "{alone}");
 }
+
+/// A Redis that is not there at start-up does not stop the site: the operator reads why (the
+/// connection was refused) at error level, and the site serves its health check.
+#[tokio::test]
+async fn a_redis_away_at_start_up_is_logged_with_its_reason_and_the_site_starts() {
+    let port = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let logs = logged_in(LogFormat::Json, async {
+        let app = spawn_app_with(Options {
+            args: ngi_consent::config::ServeArgs {
+                session_store: Some(format!("redis://127.0.0.1:{port}/0")),
+                session_key: Some("dGVzdC1zZXNzaW9uLWtleS0zMi1ieXRlcy1sb25nISE=".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(app.get("/healthz").await.status(), 200);
+    })
+    .await;
+    let away = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|record| {
+            record["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("Redis session store is not reachable yet"))
+        })
+        .unwrap_or_else(|| panic!("no line about the Redis store: {logs}"));
+    assert_eq!(away["level"], "ERROR", "{away}");
+    assert!(
+        away["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("refused")),
+        "{away}"
+    );
+}

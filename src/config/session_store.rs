@@ -70,6 +70,9 @@ impl fmt::Display for SessionStoreKind {
 #[derive(Clone)]
 pub struct RedisCa {
     pub file: PathBuf,
+    /// The file's text, as the Redis client takes it.
+    pub pem: Vec<u8>,
+    /// The same certificates, each checked to be usable as a trust anchor.
     pub roots: RootCertStore,
 }
 
@@ -102,6 +105,15 @@ pub(crate) fn session_store(args: &ServeArgs) -> Result<SessionStoreKind, Config
                         "'{}' stores are not supported: use memory, redis:// or rediss://",
                         url.scheme()
                     ),
+                ));
+            }
+            // The Redis client reads `#insecure` as "verify no certificate"; no fragment
+            // means anything to this site, so none is taken.
+            if url.fragment().is_some() {
+                return Err(ConfigError::new(
+                    vars::SESSION_STORE,
+                    "a Redis URL takes no #fragment: use redis://host:port/db or \
+                     rediss://host:port/db",
                 ));
             }
             Some(url)
@@ -167,16 +179,23 @@ pub(crate) fn session_max_age(args: &ServeArgs) -> Result<Duration, ConfigError>
 
 /// Reads REDIS_CA_FILE at start-up, so a wrong file stops the site instead of every connection.
 fn load_redis_ca(path: &Path) -> Result<RedisCa, ConfigError> {
-    let unreadable = |e: rustls::pki_types::pem::Error| {
+    let pem = std::fs::read(path).map_err(|e| {
         ConfigError::caused(
             vars::REDIS_CA_FILE,
             format!("cannot read {}", path.display()),
             e,
         )
-    };
+    })?;
     let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(path).map_err(unreadable)? {
-        roots.add(cert.map_err(unreadable)?).map_err(|e| {
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| {
+            ConfigError::caused(
+                vars::REDIS_CA_FILE,
+                format!("cannot read {}", path.display()),
+                e,
+            )
+        })?;
+        roots.add(cert).map_err(|e| {
             ConfigError::caused(
                 vars::REDIS_CA_FILE,
                 format!("{} holds a certificate that cannot be used", path.display()),
@@ -195,6 +214,7 @@ fn load_redis_ca(path: &Path) -> Result<RedisCa, ConfigError> {
     }
     Ok(RedisCa {
         file: path.to_owned(),
+        pem,
         roots,
     })
 }
@@ -261,6 +281,21 @@ mod tests {
             "{shown}"
         );
         assert!(!shown.contains("pw@"), "{shown}");
+    }
+
+    #[test]
+    fn a_redis_url_with_a_fragment_is_refused_so_tls_cannot_be_made_insecure() {
+        for store in [
+            "rediss://redis.internal:6380/0#insecure",
+            "redis://127.0.0.1:6379/0#",
+        ] {
+            let mut args = ServeArgs::default();
+            with_tls_redis(&mut args);
+            args.session_store = Some(store.into());
+            let err = session_store(&args).unwrap_err();
+            assert_eq!(err.variable, "SESSION_STORE", "{store}");
+            assert!(err.to_string().contains("no #fragment"), "{store}: {err}");
+        }
     }
 
     #[test]

@@ -3,59 +3,58 @@
 //! chooses between them, keeps the record of used states beside them, and tells readiness
 //! whether the store answers.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use fred::prelude::{
-    ClientLike, Config, Expiration, KeysInterface, Pool, ReconnectPolicy, TlsConnector,
-};
-use fred::types::{Builder, SetOptions};
 use jiff::Timestamp;
-use rustls::{ClientConfig, RootCertStore};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, ExistenceCheck, SetExpiry, SetOptions, TlsCertificates};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use url::Url;
 
 use super::keys::{self, SessionKey};
 use super::memory::{MemoryClaims, MemoryStore};
-use super::redis::RedisStore;
+use super::redis::{CommandError, RedisStore, within};
 use super::sealed::SealedStore;
 use crate::domain::time::Clock;
 use crate::flow::pending::FLOW_LIFETIME;
 
-/// How long one Redis command may take before the page says the service is unavailable.
-const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one Redis command may take, waiting for a connection included, before the page
+/// says the service is unavailable.
+pub(super) const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long readiness waits for Redis's answer.
 const PING_TIMEOUT: Duration = Duration::from_secs(1);
-/// Redis connections per instance.
-const REDIS_POOL_SIZE: usize = 4;
+/// Connection attempts after a lost connection, at most 100, 200 and 400 ms apart, before the
+/// round gives up with the last attempt's reason (a refused certificate, say): short enough that
+/// the start-up wait sees that reason. The next command, or readiness's next ping, starts another
+/// round: the site keeps trying for as long as it is asked to, and nobody waits longer than
+/// REDIS_COMMAND_TIMEOUT.
+const RECONNECT_ATTEMPTS: usize = 3;
+const RECONNECT_FIRST_DELAY: Duration = Duration::from_millis(100);
+const RECONNECT_LONGEST_DELAY: Duration = Duration::from_secs(1);
 
 /// Why a state could not be claimed: the store did not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum ClaimError {
     #[error("Redis did not record the used state")]
-    Redis(#[source] fred::error::Error),
+    Redis(#[source] CommandError),
 }
 
 /// Why the Redis session store could not be set up (start-up stops).
 #[derive(Debug, thiserror::Error)]
 pub enum RedisSetupError {
     #[error("invalid setting SESSION_STORE")]
-    Url(#[source] fred::error::Error),
-    #[error("cannot set up TLS to Redis")]
-    Tls(#[source] rustls::Error),
+    Url(#[source] redis::RedisError),
     #[error("cannot set up the Redis session store")]
-    Pool(#[source] fred::error::Error),
+    Connection(#[source] redis::RedisError),
 }
 
 /// Why the session store is not ready.
 #[derive(Debug, thiserror::Error)]
 pub enum PingError {
-    #[error("Redis refused the ping")]
-    Redis(#[source] fred::error::Error),
-    #[error("Redis did not answer within {0:?}")]
-    Timeout(Duration),
+    #[error("Redis did not answer the ping")]
+    Redis(#[source] CommandError),
 }
 
 /// The session store chosen by `SESSION_STORE`, and beside it the record of states already
@@ -69,7 +68,7 @@ pub enum SessionBackend {
     },
     Redis {
         store: SealedStore<RedisStore>,
-        pool: Pool,
+        redis: ConnectionManager,
         clock: Clock,
     },
 }
@@ -104,71 +103,49 @@ impl SessionBackend {
     pub async fn claim_state(&self, digest: &str) -> Result<bool, ClaimError> {
         match self {
             SessionBackend::Memory { claimed, .. } => Ok(claimed.claim(digest).await),
-            SessionBackend::Redis { pool, clock, .. } => {
+            SessionBackend::Redis { redis, clock, .. } => {
                 let until = clock().checked_add(FLOW_LIFETIME).unwrap_or(Timestamp::MAX);
-                let set: Option<String> = pool
-                    .set(
-                        keys::used_state(digest),
-                        "1",
-                        Some(Expiration::PXAT(until.as_millisecond())),
-                        Some(SetOptions::NX),
-                        false,
-                    )
-                    .await
-                    .map_err(ClaimError::Redis)?;
+                let options = SetOptions::default()
+                    .conditional_set(ExistenceCheck::NX)
+                    .with_expiration(SetExpiry::PXAT(unix_millis(until)));
+                let set: Option<String> = within(
+                    REDIS_COMMAND_TIMEOUT,
+                    redis::cmd("SET")
+                        .arg(keys::used_state(digest))
+                        .arg("1")
+                        .arg(options)
+                        .query_async(&mut redis.clone()),
+                )
+                .await
+                .map_err(ClaimError::Redis)?;
                 Ok(set.is_some())
             }
         }
     }
 
-    /// Connects to Redis, reconnecting for ever in the background. A Redis that is down at
+    /// Connects to Redis, and again whenever the connection is lost. A Redis that is down at
     /// start-up does not stop the site: pages say the service is unavailable and `/readyz`
     /// fails until it is back. A `rediss` URL verifies the server against the system's roots,
-    /// or against `ca` alone when given (REDIS_CA_FILE).
+    /// or against `ca` alone when given (REDIS_CA_FILE, its PEM text).
     pub async fn redis(
         url: &Url,
-        ca: Option<&RootCertStore>,
+        ca: Option<&[u8]>,
         key: &SessionKey,
         clock: Clock,
     ) -> Result<Self, RedisSetupError> {
-        let mut config = Config::from_url(url.as_str()).map_err(RedisSetupError::Url)?;
-        if let Some(roots) = ca {
-            // ring named here, not taken from the process default: no second provider can
-            // make the choice ambiguous.
-            let tls = ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .map_err(RedisSetupError::Tls)?
-            .with_root_certificates(roots.clone())
-            .with_no_client_auth();
-            config.tls = Some(TlsConnector::from(tls).into());
-        }
-        let pool = Builder::from_config(config)
-            .with_connection_config(|c| {
-                c.connection_timeout = REDIS_COMMAND_TIMEOUT;
-                c.internal_command_timeout = REDIS_COMMAND_TIMEOUT;
-            })
-            .with_performance_config(|p| p.default_command_timeout = REDIS_COMMAND_TIMEOUT)
-            .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
-            .build_pool(REDIS_POOL_SIZE)
-            .map_err(RedisSetupError::Pool)?;
-        pool.connect();
-        match tokio::time::timeout(REDIS_COMMAND_TIMEOUT, pool.wait_for_connect()).await {
-            Ok(Ok(())) => {}
-            // A refused certificate fails at once rather than timing out: its reason is the clue.
-            Ok(Err(e)) => tracing::error!(
+        let redis = connection(url, ca)?;
+        if let Err(e) = ping(&redis, REDIS_COMMAND_TIMEOUT).await {
+            // A refused certificate fails within the wait rather than timing out: its reason
+            // is the clue.
+            tracing::error!(
                 error = %e,
-                "the Redis session store is not reachable yet; retrying in the background"
-            ),
-            Err(_) => tracing::error!(
-                "the Redis session store is not reachable yet; retrying in the background"
-            ),
+                "the Redis session store is not reachable yet; retrying while the site runs"
+            );
         }
-        let store = RedisStore::new(pool.clone(), key.storage_keys(), clock.clone());
+        let store = RedisStore::new(redis.clone(), key.storage_keys(), clock.clone());
         Ok(SessionBackend::Redis {
             store: SealedStore::new(store, key),
-            pool,
+            redis,
             clock,
         })
     }
@@ -177,12 +154,8 @@ impl SessionBackend {
     pub async fn ping(&self) -> Result<(), PingError> {
         match self {
             SessionBackend::Memory { .. } => Ok(()),
-            SessionBackend::Redis { pool, .. } => {
-                match tokio::time::timeout(PING_TIMEOUT, pool.ping::<String>(None)).await {
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err(e)) => Err(PingError::Redis(e)),
-                    Err(_) => Err(PingError::Timeout(PING_TIMEOUT)),
-                }
+            SessionBackend::Redis { redis, .. } => {
+                ping(redis, PING_TIMEOUT).await.map_err(PingError::Redis)
             }
         }
     }
@@ -203,6 +176,43 @@ impl SessionBackend {
             SessionBackend::Redis { .. } => "redis",
         }
     }
+}
+
+/// The connection to Redis, made lazily: the first command (or the start-up ping) connects. One
+/// multiplexed connection carries every request's commands, pipelined.
+fn connection(url: &Url, ca: Option<&[u8]>) -> Result<ConnectionManager, RedisSetupError> {
+    let client = match ca {
+        None => Client::open(url.clone()),
+        Some(pem) => Client::build_with_tls(
+            url.clone(),
+            TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.to_vec()),
+            },
+        ),
+    }
+    .map_err(RedisSetupError::Url)?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(REDIS_COMMAND_TIMEOUT))
+        .set_response_timeout(Some(REDIS_COMMAND_TIMEOUT))
+        .set_number_of_retries(RECONNECT_ATTEMPTS)
+        .set_min_delay(RECONNECT_FIRST_DELAY)
+        .set_max_delay(RECONNECT_LONGEST_DELAY);
+    ConnectionManager::new_lazy_with_config(client, config).map_err(RedisSetupError::Connection)
+}
+
+async fn ping(redis: &ConnectionManager, limit: Duration) -> Result<(), CommandError> {
+    within(
+        limit,
+        redis::cmd("PING").query_async::<String>(&mut redis.clone()),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Unix milliseconds as Redis takes them; an instant before 1970 is not one a session has.
+pub(super) fn unix_millis(at: Timestamp) -> u64 {
+    u64::try_from(at.as_millisecond()).unwrap_or(0)
 }
 
 #[async_trait]
@@ -240,7 +250,6 @@ impl SessionStore for SessionBackend {
 mod tests {
     use std::collections::HashMap;
 
-    use fred::prelude::Config;
     use tower_sessions::cookie::time::{Duration as CookieDuration, OffsetDateTime};
 
     use super::*;
@@ -306,16 +315,14 @@ mod tests {
         let mut sealed_record = secret_record();
         sealed.create(&mut sealed_record).await.unwrap();
 
-        let url = format!("redis://:{}@127.0.0.1:1/0", SECRETS[5]);
-        let pool = Builder::from_config(Config::from_url(&url).unwrap())
-            .build_pool(1)
-            .unwrap();
+        let url = Url::parse(&format!("redis://:{}@127.0.0.1:1/0", SECRETS[5])).unwrap();
+        let connection = connection(&url, None).unwrap();
         let redis = SessionBackend::Redis {
             store: SealedStore::new(
-                RedisStore::new(pool.clone(), key.storage_keys(), clock.clone()),
+                RedisStore::new(connection.clone(), key.storage_keys(), clock.clone()),
                 &key,
             ),
-            pool,
+            redis: connection,
             clock,
         };
 

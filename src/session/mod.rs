@@ -13,3 +13,4 @@ pub mod sealed;
 
 pub use backend::{ClaimError, PingError, RedisSetupError, SessionBackend};
 pub use keys::REDIS_KEY_PREFIX;
+pub use redis::CommandError;

@@ -1,6 +1,6 @@
 //! Session records in Redis, under keyed hashes of their ids.
 //!
-//! A small store over fred rather than tower-sessions-redis-store: that store keys each record
+//! A small store over redis-rs rather than tower-sessions-redis-store: that store keys each record
 //! by `id.to_string()`, the cookie's value, with no prefix, and keeps the id inside the value
 //! too. Wrapping it (handing it a derived id) would still leave the derived id in the value and
 //! no prefix on the key, and its collision loop would pick derived ids no cookie maps to. Four
@@ -11,15 +11,18 @@
 
 use std::collections::HashMap;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
-use fred::prelude::{Expiration, KeysInterface, Pool};
-use fred::types::SetOptions;
+use redis::aio::ConnectionManager;
+use redis::{ExistenceCheck, RedisResult, SetExpiry, SetOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
+use super::backend::{REDIS_COMMAND_TIMEOUT, unix_millis};
 use super::keys::StorageKeys;
 use super::memory::expiry_of;
 use crate::domain::time::Clock;
@@ -37,9 +40,30 @@ struct StoredRef<'a> {
     data: &'a HashMap<String, Value>,
 }
 
+/// A Redis command that failed, or did not answer in time.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Redis(#[from] redis::RedisError),
+    #[error("Redis did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// `command`, given up after `limit`: waiting for a connection counts, so a Redis that is away
+/// costs a visitor at most `limit`.
+pub(super) async fn within<T>(
+    limit: Duration,
+    command: impl Future<Output = RedisResult<T>>,
+) -> Result<T, CommandError> {
+    match tokio::time::timeout(limit, command).await {
+        Ok(answer) => answer.map_err(CommandError::Redis),
+        Err(_) => Err(CommandError::Timeout(limit)),
+    }
+}
+
 #[derive(Clone)]
 pub struct RedisStore {
-    pool: Pool,
+    redis: ConnectionManager,
     keys: StorageKeys,
     clock: Clock,
 }
@@ -51,35 +75,38 @@ impl std::fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    pub(super) fn new(pool: Pool, keys: StorageKeys, clock: Clock) -> Self {
-        Self { pool, keys, clock }
+    pub(super) fn new(redis: ConnectionManager, keys: StorageKeys, clock: Clock) -> Self {
+        Self { redis, keys, clock }
     }
 
-    /// Writes the record; false when `options` forbade it (NX: the key exists; XX: it does not).
-    async fn set(&self, record: &Record, options: SetOptions) -> session_store::Result<bool> {
-        let expires_ms = expiry_of(record).as_millisecond();
+    /// Writes the record; false when `check` forbade it (NX: the key exists; XX: it does not).
+    async fn set(&self, record: &Record, check: ExistenceCheck) -> session_store::Result<bool> {
+        let expiry = expiry_of(record);
+        let expires_ms = expiry.as_millisecond();
         let stored = StoredRef {
             expires_ms,
             data: &record.data,
         };
         let value =
             serde_json::to_vec(&stored).map_err(|e| session_store::Error::Encode(e.to_string()))?;
-        let set: Option<String> = self
-            .pool
-            .set(
-                self.keys.session(&record.id),
-                value.as_slice(),
-                Some(Expiration::PXAT(expires_ms)),
-                Some(options),
-                false,
-            )
-            .await
-            .map_err(backend)?;
+        let options = SetOptions::default()
+            .conditional_set(check)
+            .with_expiration(SetExpiry::PXAT(unix_millis(expiry)));
+        let set: Option<String> = within(
+            REDIS_COMMAND_TIMEOUT,
+            redis::cmd("SET")
+                .arg(self.keys.session(&record.id))
+                .arg(value)
+                .arg(options)
+                .query_async(&mut self.redis.clone()),
+        )
+        .await
+        .map_err(backend)?;
         Ok(set.is_some())
     }
 }
 
-fn backend(e: fred::error::Error) -> session_store::Error {
+fn backend(e: CommandError) -> session_store::Error {
     session_store::Error::Backend(format!("Redis: {e}"))
 }
 
@@ -88,7 +115,7 @@ impl SessionStore for RedisStore {
     /// `SET NX`: a new session never overwrites one that exists; on the (all but impossible)
     /// collision the new session takes another id.
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        while !self.set(record, SetOptions::NX).await? {
+        while !self.set(record, ExistenceCheck::NX).await? {
             record.id = Id::default();
         }
         Ok(())
@@ -97,15 +124,18 @@ impl SessionStore for RedisStore {
     /// `SET XX`: a save does not bring back a session that ended (logged out, or its id cycled)
     /// while this request was running.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        self.set(record, SetOptions::XX).await.map(|_| ())
+        self.set(record, ExistenceCheck::XX).await.map(|_| ())
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
-        let value: Option<Vec<u8>> = self
-            .pool
-            .get(self.keys.session(session_id))
-            .await
-            .map_err(backend)?;
+        let value: Option<Vec<u8>> = within(
+            REDIS_COMMAND_TIMEOUT,
+            redis::cmd("GET")
+                .arg(self.keys.session(session_id))
+                .query_async(&mut self.redis.clone()),
+        )
+        .await
+        .map_err(backend)?;
         let Some(value) = value else {
             return Ok(None);
         };
@@ -127,11 +157,14 @@ impl SessionStore for RedisStore {
     }
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
-        let _: i64 = self
-            .pool
-            .del(self.keys.session(session_id))
-            .await
-            .map_err(backend)?;
+        let _: i64 = within(
+            REDIS_COMMAND_TIMEOUT,
+            redis::cmd("DEL")
+                .arg(self.keys.session(session_id))
+                .query_async(&mut self.redis.clone()),
+        )
+        .await
+        .map_err(backend)?;
         Ok(())
     }
 }

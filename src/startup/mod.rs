@@ -176,11 +176,14 @@ impl Application {
 
         let sessions = match &settings.session_store {
             SessionStoreKind::Memory => SessionBackend::memory(clock.clone()),
-            SessionStoreKind::Redis { url, key, ca } => {
-                SessionBackend::redis(url, ca.as_ref().map(|ca| &ca.roots), key, clock.clone())
-                    .await
-                    .map_err(StartupError::SessionStore)?
-            }
+            SessionStoreKind::Redis { url, key, ca } => SessionBackend::redis(
+                url,
+                ca.as_ref().map(|ca| ca.pem.as_slice()),
+                key,
+                clock.clone(),
+            )
+            .await
+            .map_err(StartupError::SessionStore)?,
         };
         let ledger = crate::ledger::open(&settings.ledger)
             .await

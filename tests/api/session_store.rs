@@ -18,7 +18,8 @@ use url::Url;
 
 use crate::helpers::*;
 use crate::sessions::{
-    SESSION_KEY, SHARED_REDIS, app_on_own_redis, free_port, raw_redis, redis_answers, skip,
+    SESSION_KEY, SHARED_REDIS, app_on_own_redis, free_port, raw_redis, redis_answers, redis_client,
+    skip,
 };
 
 fn session_key() -> SessionKey {
@@ -161,7 +162,6 @@ async fn the_sealed_redis_store_conforms() {
 
 #[tokio::test]
 async fn no_redis_key_is_a_session_cookie_and_a_pasted_cookie_finds_nothing() {
-    use fred::prelude::{ClientLike, Config, KeysInterface, Pool};
     let Some((app, mut redis, url)) =
         app_on_own_redis("no_redis_key_is_a_session_cookie_and_a_pasted_cookie_finds_nothing")
             .await
@@ -198,10 +198,13 @@ async fn no_redis_key_is_a_session_cookie_and_a_pasted_cookie_finds_nothing() {
         }
     }
     // Someone reading Redis pastes a cookie value as a key: nothing there.
-    let pool = Pool::new(Config::from_url(&url).unwrap(), None, None, None, 1).unwrap();
-    pool.init().await.unwrap();
+    let mut reader = redis_client(&url).await;
     for cookie in [&first, &second] {
-        let found: Option<Vec<u8>> = pool.get(cookie.as_str()).await.unwrap();
+        let found: Option<Vec<u8>> = redis::cmd("GET")
+            .arg(cookie.as_str())
+            .query_async(&mut reader)
+            .await
+            .unwrap();
         assert!(found.is_none(), "a cookie value finds a Redis record");
     }
     // Or a key as a cookie: no session.
@@ -219,7 +222,6 @@ async fn no_redis_key_is_a_session_cookie_and_a_pasted_cookie_finds_nothing() {
 
 #[tokio::test]
 async fn a_sealed_record_copied_under_another_sessions_redis_key_does_not_open() {
-    use fred::prelude::{ClientLike, Config, KeysInterface, Pool};
     if !redis_answers("127.0.0.1:6379").await {
         return skip(
             "a_sealed_record_copied_under_another_sessions_redis_key_does_not_open",
@@ -241,19 +243,18 @@ async fn a_sealed_record_copied_under_another_sessions_redis_key_does_not_open()
     store.create(&mut victim).await.unwrap();
     store.create(&mut thief).await.unwrap();
 
-    let pool = Pool::new(Config::from_url(SHARED_REDIS).unwrap(), None, None, None, 1).unwrap();
-    pool.init().await.unwrap();
+    let mut reader = redis_client(SHARED_REDIS).await;
     let keys = key.storage_keys();
-    let victims: Vec<u8> = pool.get(keys.session(&victim.id)).await.unwrap();
+    let victims: Vec<u8> = redis::cmd("GET")
+        .arg(keys.session(&victim.id))
+        .query_async(&mut reader)
+        .await
+        .unwrap();
     assert!(!victims.is_empty());
-    let _: () = pool
-        .set(
-            keys.session(&thief.id),
-            victims.as_slice(),
-            None,
-            None,
-            false,
-        )
+    let () = redis::cmd("SET")
+        .arg(keys.session(&thief.id))
+        .arg(victims.as_slice())
+        .query_async(&mut reader)
         .await
         .unwrap();
 
@@ -286,10 +287,8 @@ async fn store_failures_are_typed_errors_that_keep_their_cause() {
     let claim = store.claim_state("any-digest").await.unwrap_err();
     assert!(matches!(claim, ClaimError::Redis(_)));
     assert!(claim.source().is_some());
-    match store.ping().await.unwrap_err() {
-        PingError::Redis(e) => assert!(!e.to_string().is_empty()),
-        PingError::Timeout(after) => assert!(after > std::time::Duration::ZERO),
-    }
+    let PingError::Redis(ping) = store.ping().await.unwrap_err();
+    assert!(!ping.to_string().is_empty());
     let text = ngi_consent::error::chain(&claim);
     assert!(
         text.starts_with("Redis did not record the used state: "),

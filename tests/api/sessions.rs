@@ -568,21 +568,29 @@ async fn redis_holds_no_national_identity_number_or_debt_in_the_clear() {
 
 /// Every key in the Redis at `url`, with its value (string values only: all this site writes).
 pub(crate) async fn raw_redis(url: &str) -> Vec<(String, Vec<u8>)> {
-    use fred::prelude::{ClientLike, Config, KeysInterface, Pool};
-    use fred::types::{ClusterHash, CustomCommand};
-    let pool = Pool::new(Config::from_url(url).unwrap(), None, None, None, 1).unwrap();
-    pool.init().await.unwrap();
-    let keys: Vec<String> = pool
-        .custom(
-            CustomCommand::new_static("KEYS", ClusterHash::FirstKey, false),
-            vec!["*"],
-        )
+    let mut redis = redis_client(url).await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut redis)
         .await
         .unwrap();
     let mut values = vec![];
     for key in keys {
-        let value: Vec<u8> = pool.get(&key).await.unwrap();
+        let value: Vec<u8> = redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
         values.push((key, value));
     }
     values
+}
+
+/// A connection of the test's own to the Redis at `url`, as someone reading it would have.
+pub(crate) async fn redis_client(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
 }
