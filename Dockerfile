@@ -10,19 +10,23 @@ WORKDIR /app
 # Dependencies first, in their own layer: rebuilt only when Cargo.toml or Cargo.lock change.
 # Both builds strip the binary (the same profile, so the second reuses the first's dependencies).
 COPY Cargo.toml Cargo.lock ./
+COPY simulator/Cargo.toml simulator/Cargo.toml
 # The C flags of SQLite's build (the extensions the ledger leaves out).
 COPY .cargo .cargo
 # (The test and bench targets Cargo.toml declares get empty stand-ins: cargo wants their files.)
-RUN mkdir -p src benches/load tests/browser && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+RUN mkdir -p src benches/load tests/browser simulator/src && echo 'fn main() {}' > src/main.rs \
+    && touch src/lib.rs simulator/src/lib.rs \
     && touch benches/load/main.rs tests/logs.rs tests/browser/main.rs \
     && cargo build --release --locked --config profile.release.strip=true \
-    && rm -rf src
+    && rm -rf src simulator/src
 # askama compiles the templates into the binary, so they are needed here and not at run time.
 COPY src src
 COPY templates templates
+# The NGI simulator, a crate of its own with its templates and fixtures.
+COPY simulator simulator
 # The consent ledger's migrations are compiled into the binary (src/ledger/migrations.rs).
 COPY migrations migrations
-RUN touch src/main.rs src/lib.rs \
+RUN touch src/main.rs src/lib.rs simulator/src/lib.rs \
     && cargo build --release --locked --config profile.release.strip=true \
     && mkdir -p /app/data-empty
 

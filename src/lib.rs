@@ -33,7 +33,7 @@ pub mod paths;
 /// typed owner for each session key.
 pub mod session;
 /// An NGI look-alike (authorization server and debt API) for the demo and the tests.
-pub mod simulator;
+pub use ngi_simulator as simulator;
 /// `Application`: bind, wire the router and its layers, serve until stopped.
 pub mod startup;
 /// The log subscriber.

@@ -187,7 +187,7 @@ async fn a_token_granted_for_another_purpose_is_not_used() {
 /// A debt answer for `PERSON_1` whose consent block names `scope`.
 fn debt_answer_under(scope: &str) -> Fault {
     let mut debt: serde_json::Value = serde_json::from_str(include_str!(
-        "../../src/simulator/fixtures/14842249091.json"
+        "../../simulator/src/fixtures/14842249091.json"
     ))
     .unwrap();
     debt["ssn"] = PERSON_1.into();

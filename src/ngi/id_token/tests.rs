@@ -22,11 +22,15 @@ fn key_pair(pem: &str) -> RsaKeyPair {
 }
 
 fn ours() -> RsaKeyPair {
-    key_pair(include_str!("../../simulator/fixtures/id_token_key.pem"))
+    key_pair(include_str!(
+        "../../../simulator/src/fixtures/id_token_key.pem"
+    ))
 }
 
 fn theirs() -> RsaKeyPair {
-    key_pair(include_str!("../../simulator/fixtures/id_token_key_2.pem"))
+    key_pair(include_str!(
+        "../../../simulator/src/fixtures/id_token_key_2.pem"
+    ))
 }
 
 /// The public key's `n` and `e`, base64url, as a JWKS carries them.

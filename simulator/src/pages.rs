@@ -1,5 +1,5 @@
-//! The simulator's HTML: askama templates under `templates/simulator/`, its own stylesheet, and the
-//! headers every answer gets.
+//! The simulator's HTML: askama templates under this crate's `templates/simulator/`, its own
+//! stylesheet, and the headers every answer gets.
 
 use askama::Template;
 use axum::extract::Request;

@@ -8,8 +8,9 @@
 //! faults (bad ID tokens too), observe what the client sent, and shape the feed (late events,
 //! another client's activity, the window).
 //!
-//! It imports nothing else from this crate: the client and the simulator each read NGI's wire format on
-//! their own, so they cannot share a misunderstanding of it.
+//! A crate of its own, beside the site's: it imports nothing of the site's, and the site nothing of
+//! it but this API. The client and the simulator each read NGI's wire format on their own, so they
+//! cannot share a misunderstanding of it.
 
 mod agreement;
 mod authorize;
