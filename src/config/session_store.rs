@@ -107,12 +107,12 @@ pub(crate) fn session_store(args: &ServeArgs) -> Result<SessionStoreKind, Config
                     ),
                 ));
             }
-            // The Redis client reads `#insecure` as "verify no certificate"; no fragment
-            // means anything to this site, so none is taken.
-            if url.fragment().is_some() {
+            // The Redis client reads `#insecure` as "verify no certificate", and `?protocol=`
+            // changes how it logs in; neither means anything to this site, so none is taken.
+            if url.fragment().is_some() || url.query().is_some() {
                 return Err(ConfigError::new(
                     vars::SESSION_STORE,
-                    "a Redis URL takes no #fragment: use redis://host:port/db or \
+                    "a Redis URL takes no ?query or #fragment: use redis://host:port/db or \
                      rediss://host:port/db",
                 ));
             }
@@ -284,17 +284,22 @@ mod tests {
     }
 
     #[test]
-    fn a_redis_url_with_a_fragment_is_refused_so_tls_cannot_be_made_insecure() {
+    fn a_redis_url_with_a_query_or_fragment_is_refused_so_tls_cannot_be_made_insecure() {
         for store in [
             "rediss://redis.internal:6380/0#insecure",
             "redis://127.0.0.1:6379/0#",
+            "redis://127.0.0.1:6379/0?protocol=resp3",
+            "rediss://redis.internal:6380/0?",
         ] {
             let mut args = ServeArgs::default();
             with_tls_redis(&mut args);
             args.session_store = Some(store.into());
             let err = session_store(&args).unwrap_err();
             assert_eq!(err.variable, "SESSION_STORE", "{store}");
-            assert!(err.to_string().contains("no #fragment"), "{store}: {err}");
+            assert!(
+                err.to_string().contains("no ?query or #fragment"),
+                "{store}: {err}"
+            );
         }
     }
 

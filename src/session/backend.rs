@@ -7,32 +7,21 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, ExistenceCheck, SetExpiry, SetOptions, TlsCertificates};
+use redis::{ExistenceCheck, SetExpiry, SetOptions};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use url::Url;
 
+use super::connection::{COMMAND_TIMEOUT, CommandError, ConnectionSetupError, RedisConnection};
 use super::keys::{self, SessionKey};
 use super::memory::{MemoryClaims, MemoryStore};
-use super::redis::{CommandError, RedisStore, within};
+use super::redis::RedisStore;
 use super::sealed::SealedStore;
 use crate::domain::time::Clock;
 use crate::flow::pending::FLOW_LIFETIME;
 
-/// How long one Redis command may take, waiting for a connection included, before the page
-/// says the service is unavailable.
-pub(super) const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long readiness waits for Redis's answer.
 const PING_TIMEOUT: Duration = Duration::from_secs(1);
-/// Connection attempts after a lost connection, at most 100, 200 and 400 ms apart, before the
-/// round gives up with the last attempt's reason (a refused certificate, say): short enough that
-/// the start-up wait sees that reason. The next command, or readiness's next ping, starts another
-/// round: the site keeps trying for as long as it is asked to, and nobody waits longer than
-/// REDIS_COMMAND_TIMEOUT.
-const RECONNECT_ATTEMPTS: usize = 3;
-const RECONNECT_FIRST_DELAY: Duration = Duration::from_millis(100);
-const RECONNECT_LONGEST_DELAY: Duration = Duration::from_secs(1);
 
 /// Why a state could not be claimed: the store did not answer.
 #[derive(Debug, thiserror::Error)]
@@ -42,13 +31,7 @@ pub enum ClaimError {
 }
 
 /// Why the Redis session store could not be set up (start-up stops).
-#[derive(Debug, thiserror::Error)]
-pub enum RedisSetupError {
-    #[error("invalid setting SESSION_STORE")]
-    Url(#[source] redis::RedisError),
-    #[error("cannot set up the Redis session store")]
-    Connection(#[source] redis::RedisError),
-}
+pub type RedisSetupError = ConnectionSetupError;
 
 /// Why the session store is not ready.
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +51,7 @@ pub enum SessionBackend {
     },
     Redis {
         store: SealedStore<RedisStore>,
-        redis: ConnectionManager,
+        redis: RedisConnection,
         clock: Clock,
     },
 }
@@ -108,22 +91,18 @@ impl SessionBackend {
                 let options = SetOptions::default()
                     .conditional_set(ExistenceCheck::NX)
                     .with_expiration(SetExpiry::PXAT(unix_millis(until)));
-                let set: Option<String> = within(
-                    REDIS_COMMAND_TIMEOUT,
-                    redis::cmd("SET")
-                        .arg(keys::used_state(digest))
-                        .arg("1")
-                        .arg(options)
-                        .query_async(&mut redis.clone()),
-                )
-                .await
-                .map_err(ClaimError::Redis)?;
+                let mut set = redis::cmd("SET");
+                set.arg(keys::used_state(digest)).arg("1").arg(options);
+                let set: Option<String> = redis
+                    .query(&set, COMMAND_TIMEOUT)
+                    .await
+                    .map_err(ClaimError::Redis)?;
                 Ok(set.is_some())
             }
         }
     }
 
-    /// Connects to Redis, and again whenever the connection is lost. A Redis that is down at
+    /// Connects to Redis, and again whenever a command fails. A Redis that is down at
     /// start-up does not stop the site: pages say the service is unavailable and `/readyz`
     /// fails until it is back. A `rediss` URL verifies the server against the system's roots,
     /// or against `ca` alone when given (REDIS_CA_FILE, its PEM text).
@@ -133,8 +112,8 @@ impl SessionBackend {
         key: &SessionKey,
         clock: Clock,
     ) -> Result<Self, RedisSetupError> {
-        let redis = connection(url, ca)?;
-        if let Err(e) = ping(&redis, REDIS_COMMAND_TIMEOUT).await {
+        let redis = RedisConnection::open(url, ca)?;
+        if let Err(e) = redis.ping(COMMAND_TIMEOUT).await {
             // A refused certificate fails within the wait rather than timing out: its reason
             // is the clue.
             tracing::error!(
@@ -155,7 +134,7 @@ impl SessionBackend {
         match self {
             SessionBackend::Memory { .. } => Ok(()),
             SessionBackend::Redis { redis, .. } => {
-                ping(redis, PING_TIMEOUT).await.map_err(PingError::Redis)
+                redis.ping(PING_TIMEOUT).await.map_err(PingError::Redis)
             }
         }
     }
@@ -176,38 +155,6 @@ impl SessionBackend {
             SessionBackend::Redis { .. } => "redis",
         }
     }
-}
-
-/// The connection to Redis, made lazily: the first command (or the start-up ping) connects. One
-/// multiplexed connection carries every request's commands, pipelined.
-fn connection(url: &Url, ca: Option<&[u8]>) -> Result<ConnectionManager, RedisSetupError> {
-    let client = match ca {
-        None => Client::open(url.clone()),
-        Some(pem) => Client::build_with_tls(
-            url.clone(),
-            TlsCertificates {
-                client_tls: None,
-                root_cert: Some(pem.to_vec()),
-            },
-        ),
-    }
-    .map_err(RedisSetupError::Url)?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(REDIS_COMMAND_TIMEOUT))
-        .set_response_timeout(Some(REDIS_COMMAND_TIMEOUT))
-        .set_number_of_retries(RECONNECT_ATTEMPTS)
-        .set_min_delay(RECONNECT_FIRST_DELAY)
-        .set_max_delay(RECONNECT_LONGEST_DELAY);
-    ConnectionManager::new_lazy_with_config(client, config).map_err(RedisSetupError::Connection)
-}
-
-async fn ping(redis: &ConnectionManager, limit: Duration) -> Result<(), CommandError> {
-    within(
-        limit,
-        redis::cmd("PING").query_async::<String>(&mut redis.clone()),
-    )
-    .await
-    .map(|_| ())
 }
 
 /// Unix milliseconds as Redis takes them; an instant before 1970 is not one a session has.
@@ -316,7 +263,7 @@ mod tests {
         sealed.create(&mut sealed_record).await.unwrap();
 
         let url = Url::parse(&format!("redis://:{}@127.0.0.1:1/0", SECRETS[5])).unwrap();
-        let connection = connection(&url, None).unwrap();
+        let connection = RedisConnection::open(&url, None).unwrap();
         let redis = SessionBackend::Redis {
             store: SealedStore::new(
                 RedisStore::new(connection.clone(), key.storage_keys(), clock.clone()),

@@ -5,6 +5,7 @@
 
 pub mod backend;
 mod claims;
+pub mod connection;
 pub mod data;
 pub mod keys;
 pub mod memory;
@@ -12,5 +13,5 @@ pub mod redis;
 pub mod sealed;
 
 pub use backend::{ClaimError, PingError, RedisSetupError, SessionBackend};
+pub use connection::CommandError;
 pub use keys::REDIS_KEY_PREFIX;
-pub use redis::CommandError;

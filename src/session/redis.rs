@@ -11,18 +11,16 @@
 
 use std::collections::HashMap;
 
-use std::time::Duration;
-
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
-use redis::{ExistenceCheck, RedisResult, SetExpiry, SetOptions};
+use redis::{ExistenceCheck, SetExpiry, SetOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
-use super::backend::{REDIS_COMMAND_TIMEOUT, unix_millis};
+use super::backend::unix_millis;
+use super::connection::{COMMAND_TIMEOUT, CommandError, RedisConnection};
 use super::keys::StorageKeys;
 use super::memory::expiry_of;
 use crate::domain::time::Clock;
@@ -40,30 +38,9 @@ struct StoredRef<'a> {
     data: &'a HashMap<String, Value>,
 }
 
-/// A Redis command that failed, or did not answer in time.
-#[derive(Debug, thiserror::Error)]
-pub enum CommandError {
-    #[error(transparent)]
-    Redis(#[from] redis::RedisError),
-    #[error("Redis did not answer within {0:?}")]
-    Timeout(Duration),
-}
-
-/// `command`, given up after `limit`: waiting for a connection counts, so a Redis that is away
-/// costs a visitor at most `limit`.
-pub(super) async fn within<T>(
-    limit: Duration,
-    command: impl Future<Output = RedisResult<T>>,
-) -> Result<T, CommandError> {
-    match tokio::time::timeout(limit, command).await {
-        Ok(answer) => answer.map_err(CommandError::Redis),
-        Err(_) => Err(CommandError::Timeout(limit)),
-    }
-}
-
 #[derive(Clone)]
 pub struct RedisStore {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     keys: StorageKeys,
     clock: Clock,
 }
@@ -75,7 +52,7 @@ impl std::fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    pub(super) fn new(redis: ConnectionManager, keys: StorageKeys, clock: Clock) -> Self {
+    pub(super) fn new(redis: RedisConnection, keys: StorageKeys, clock: Clock) -> Self {
         Self { redis, keys, clock }
     }
 
@@ -92,16 +69,15 @@ impl RedisStore {
         let options = SetOptions::default()
             .conditional_set(check)
             .with_expiration(SetExpiry::PXAT(unix_millis(expiry)));
-        let set: Option<String> = within(
-            REDIS_COMMAND_TIMEOUT,
-            redis::cmd("SET")
-                .arg(self.keys.session(&record.id))
-                .arg(value)
-                .arg(options)
-                .query_async(&mut self.redis.clone()),
-        )
-        .await
-        .map_err(backend)?;
+        let mut set = redis::cmd("SET");
+        set.arg(self.keys.session(&record.id))
+            .arg(value)
+            .arg(options);
+        let set: Option<String> = self
+            .redis
+            .query(&set, COMMAND_TIMEOUT)
+            .await
+            .map_err(backend)?;
         Ok(set.is_some())
     }
 }
@@ -128,14 +104,13 @@ impl SessionStore for RedisStore {
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
-        let value: Option<Vec<u8>> = within(
-            REDIS_COMMAND_TIMEOUT,
-            redis::cmd("GET")
-                .arg(self.keys.session(session_id))
-                .query_async(&mut self.redis.clone()),
-        )
-        .await
-        .map_err(backend)?;
+        let mut get = redis::cmd("GET");
+        get.arg(self.keys.session(session_id));
+        let value: Option<Vec<u8>> = self
+            .redis
+            .query(&get, COMMAND_TIMEOUT)
+            .await
+            .map_err(backend)?;
         let Some(value) = value else {
             return Ok(None);
         };
@@ -157,14 +132,13 @@ impl SessionStore for RedisStore {
     }
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
-        let _: i64 = within(
-            REDIS_COMMAND_TIMEOUT,
-            redis::cmd("DEL")
-                .arg(self.keys.session(session_id))
-                .query_async(&mut self.redis.clone()),
-        )
-        .await
-        .map_err(backend)?;
+        let mut del = redis::cmd("DEL");
+        del.arg(self.keys.session(session_id));
+        let _: i64 = self
+            .redis
+            .query(&del, COMMAND_TIMEOUT)
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 }

@@ -8,6 +8,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ngi_consent::config::{ServeArgs, Settings};
@@ -320,6 +321,98 @@ async fn redis_going_away_gives_unavailable_pages_and_the_site_recovers_when_it_
     let callback = app.consent_as(PERSON_2).await;
     assert_eq!(location(&app.get_url(callback).await).path(), "/debt");
     redis.stop().await;
+}
+
+/// A TCP relay to Redis whose connections can go silent: what it relays so far stops carrying
+/// anything but stays open, as when Redis's host vanishes without closing its connections (a lost
+/// machine, a network partition). Connections made after that are relayed as before.
+struct SilencingRelay {
+    port: u16,
+    silence: Arc<tokio::sync::watch::Sender<u32>>,
+    /// The silenced connections, kept open until the test ends.
+    _held: Arc<Mutex<Vec<(tokio::net::TcpStream, tokio::net::TcpStream)>>>,
+}
+
+impl SilencingRelay {
+    async fn start(upstream: &'static str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let silence = Arc::new(tokio::sync::watch::channel(0u32).0);
+        let held = Arc::new(Mutex::new(vec![]));
+        let (signal, keep) = (silence.clone(), held.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut quiet = signal.subscribe();
+                let keep = keep.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let silenced = tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => false,
+                        _ = quiet.changed() => true,
+                    };
+                    if silenced {
+                        keep.lock().unwrap().push((inbound, outbound));
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            silence,
+            _held: held,
+        }
+    }
+
+    /// Every connection relayed so far goes silent.
+    fn silence(&self) {
+        self.silence.send_modify(|times| *times += 1);
+    }
+}
+
+#[tokio::test]
+async fn a_redis_connection_gone_silent_is_replaced_and_the_site_answers_again() {
+    if !redis_answers("127.0.0.1:6379").await {
+        return skip(
+            "a_redis_connection_gone_silent_is_replaced_and_the_site_answers_again",
+            "no Redis at 127.0.0.1:6379",
+        );
+    }
+    let relay = SilencingRelay::start("127.0.0.1:6379").await;
+    let store = format!("redis://127.0.0.1:{}/0", relay.port);
+    let mut args = ServeArgs::default();
+    with_redis(&store)(&mut args);
+    let app = spawn_app_with(Options {
+        args,
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+
+    relay.silence();
+
+    // No error, only silence: the page says unavailable once the command's time is up.
+    let started = Instant::now();
+    let page = app.get("/consent/start").await;
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    // Redis itself never went away: a new connection carries the commands within seconds, not
+    // when the kernel gives up on the silent one.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.get("/readyz").await.status() != StatusCode::OK {
+        assert!(
+            Instant::now() < deadline,
+            "still unavailable 10 s after the connection went silent"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let callback = app.consent_as(PERSON_2).await;
+    assert_eq!(location(&app.get_url(callback).await).path(), "/debt");
 }
 
 /// A Redis of the test's own that speaks TLS only, on a free port, with a server certificate for
