@@ -9,7 +9,9 @@
 //! Redis itself refused (AUTH refused, too many clients) is kept as the answer to every later
 //! command. Either way the site would say "unavailable" long after Redis was back. So any command
 //! that fails or times out replaces the manager, at most once a second: the next command connects
-//! afresh.
+//! afresh. Every failure counts, not only I/O errors: Redis's refusals while a connection is made
+//! (AUTH, SELECT, too many clients) come back as error replies like any command's, and a Redis
+//! that keeps answering errors costs one new connection a second.
 
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -80,8 +82,9 @@ impl RedisConnection {
     /// the server against the system's roots, or against `ca` alone when given (its PEM text).
     pub(super) fn open(url: &Url, ca: Option<&[u8]>) -> Result<Self, ConnectionSetupError> {
         // redis-rs builds its TLS configuration with rustls's process-wide provider: ring is
-        // named here, so that no second provider in the tree could make that choice ambiguous
-        // (rustls would panic in a connection attempt). Already installed is fine.
+        // named here, as the site's other TLS clients name it, so that a second provider entering
+        // the tree could not make the choice ambiguous (rustls would panic in a connection
+        // attempt). Already installed is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = match ca {
             None => Client::open(url.clone()),

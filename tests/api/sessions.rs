@@ -348,9 +348,11 @@ impl SilencingRelay {
                     let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else {
                         return;
                     };
+                    // Silence first: a command already on its way is not relayed after it.
                     let silenced = tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => false,
+                        biased;
                         _ = quiet.changed() => true,
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => false,
                     };
                     if silenced {
                         keep.lock().unwrap().push((inbound, outbound));
