@@ -5,7 +5,6 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use url::Url;
@@ -72,8 +71,8 @@ pub struct RedisCa {
     pub file: PathBuf,
     /// The file's text, as the Redis client takes it.
     pub pem: Vec<u8>,
-    /// The same certificates, each checked to be usable as a trust anchor.
-    pub roots: RootCertStore,
+    /// How many certificates it holds, each checked to be usable as a trust anchor.
+    pub certificates: usize,
 }
 
 impl fmt::Debug for RedisCa {
@@ -82,7 +81,7 @@ impl fmt::Debug for RedisCa {
             f,
             "RedisCa({}, {} certificates)",
             self.file.display(),
-            self.roots.len()
+            self.certificates
         )
     }
 }
@@ -186,7 +185,8 @@ fn load_redis_ca(path: &Path) -> Result<RedisCa, ConfigError> {
             e,
         )
     })?;
-    let mut roots = RootCertStore::empty();
+    // Checked here as the Redis client will read them, so a wrong file stops the site at once.
+    let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(&pem) {
         let cert = cert.map_err(|e| {
             ConfigError::caused(
@@ -215,7 +215,7 @@ fn load_redis_ca(path: &Path) -> Result<RedisCa, ConfigError> {
     Ok(RedisCa {
         file: path.to_owned(),
         pem,
-        roots,
+        certificates: roots.len(),
     })
 }
 
@@ -273,7 +273,7 @@ mod tests {
         else {
             panic!("no CA read")
         };
-        assert_eq!(read.roots.len(), 1);
+        assert_eq!(read.certificates, 1);
         let shown = format!("session_store={store} {store:?}");
         assert!(shown.contains("session_store=rediss://"), "{shown}");
         assert!(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use redis::{ExistenceCheck, SetExpiry, SetOptions};
+use redis::ExistenceCheck;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use url::Url;
@@ -88,16 +88,10 @@ impl SessionBackend {
             SessionBackend::Memory { claimed, .. } => Ok(claimed.claim(digest).await),
             SessionBackend::Redis { redis, clock, .. } => {
                 let until = clock().checked_add(FLOW_LIFETIME).unwrap_or(Timestamp::MAX);
-                let options = SetOptions::default()
-                    .conditional_set(ExistenceCheck::NX)
-                    .with_expiration(SetExpiry::PXAT(unix_millis(until)));
-                let mut set = redis::cmd("SET");
-                set.arg(keys::used_state(digest)).arg("1").arg(options);
-                let set: Option<String> = redis
-                    .query(&set, COMMAND_TIMEOUT)
+                redis
+                    .set_until(keys::used_state(digest), "1", ExistenceCheck::NX, until)
                     .await
-                    .map_err(ClaimError::Redis)?;
-                Ok(set.is_some())
+                    .map_err(ClaimError::Redis)
             }
         }
     }
@@ -155,11 +149,6 @@ impl SessionBackend {
             SessionBackend::Redis { .. } => "redis",
         }
     }
-}
-
-/// Unix milliseconds as Redis takes them; an instant before 1970 is not one a session has.
-pub(super) fn unix_millis(at: Timestamp) -> u64 {
-    u64::try_from(at.as_millisecond()).unwrap_or(0)
 }
 
 #[async_trait]

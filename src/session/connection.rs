@@ -16,8 +16,12 @@
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+use jiff::Timestamp;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, Cmd, FromRedisValue, TlsCertificates};
+use redis::{
+    Client, Cmd, ExistenceCheck, FromRedisValue, SetExpiry, SetOptions, TlsCertificates,
+    ToRedisArgs,
+};
 use url::Url;
 
 /// How long one Redis command may take, waiting for a connection included, before the page
@@ -134,6 +138,26 @@ impl RedisConnection {
         };
         self.replace(&used);
         Err(error)
+    }
+
+    /// `SET key value NX|XX PXAT until`, within COMMAND_TIMEOUT: true when written, false when
+    /// `check` forbade it (NX: the key exists; XX: it does not).
+    pub(super) async fn set_until(
+        &self,
+        key: String,
+        value: impl ToRedisArgs,
+        check: ExistenceCheck,
+        until: Timestamp,
+    ) -> Result<bool, CommandError> {
+        // Unix milliseconds as Redis takes them; an instant before 1970 is not one a key has.
+        let until_ms = u64::try_from(until.as_millisecond()).unwrap_or(0);
+        let options = SetOptions::default()
+            .conditional_set(check)
+            .with_expiration(SetExpiry::PXAT(until_ms));
+        let mut set = redis::cmd("SET");
+        set.arg(key).arg(value).arg(options);
+        let written: Option<String> = self.query(&set, COMMAND_TIMEOUT).await?;
+        Ok(written.is_some())
     }
 
     /// Whether Redis answers a PING within `limit`.

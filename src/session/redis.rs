@@ -12,14 +12,13 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use redis::{ExistenceCheck, SetExpiry, SetOptions};
+use redis::ExistenceCheck;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
-use super::backend::unix_millis;
 use super::connection::{COMMAND_TIMEOUT, CommandError, RedisConnection};
 use super::keys::StorageKeys;
 use super::memory::expiry_of;
@@ -59,26 +58,16 @@ impl RedisStore {
     /// Writes the record; false when `check` forbade it (NX: the key exists; XX: it does not).
     async fn set(&self, record: &Record, check: ExistenceCheck) -> session_store::Result<bool> {
         let expiry = expiry_of(record);
-        let expires_ms = expiry.as_millisecond();
         let stored = StoredRef {
-            expires_ms,
+            expires_ms: expiry.as_millisecond(),
             data: &record.data,
         };
         let value =
             serde_json::to_vec(&stored).map_err(|e| session_store::Error::Encode(e.to_string()))?;
-        let options = SetOptions::default()
-            .conditional_set(check)
-            .with_expiration(SetExpiry::PXAT(unix_millis(expiry)));
-        let mut set = redis::cmd("SET");
-        set.arg(self.keys.session(&record.id))
-            .arg(value)
-            .arg(options);
-        let set: Option<String> = self
-            .redis
-            .query(&set, COMMAND_TIMEOUT)
+        self.redis
+            .set_until(self.keys.session(&record.id), value, check, expiry)
             .await
-            .map_err(backend)?;
-        Ok(set.is_some())
+            .map_err(backend)
     }
 }
 

@@ -23,6 +23,7 @@ mod pages;
 mod partner_consents;
 mod partner_console;
 mod partner_door;
+mod redis_faults;
 mod session_life;
 mod session_store;
 mod sessions;
