@@ -14,9 +14,9 @@ COPY simulator/Cargo.toml simulator/Cargo.toml
 # The C flags of SQLite's build (the extensions the ledger leaves out).
 COPY .cargo .cargo
 # (The test and bench targets Cargo.toml declares get empty stand-ins: cargo wants their files.)
-RUN mkdir -p src benches/load tests/browser simulator/src && echo 'fn main() {}' > src/main.rs \
+RUN mkdir -p src benches/load tests/browser tests/logs simulator/src && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs simulator/src/lib.rs \
-    && touch benches/load/main.rs tests/logs.rs tests/browser/main.rs \
+    && touch benches/load/main.rs tests/logs/main.rs tests/browser/main.rs \
     && cargo build --release --locked --config profile.release.strip=true \
     && rm -rf src simulator/src
 # askama compiles the templates into the binary, so they are needed here and not at run time.
