@@ -1,4 +1,5 @@
-//! What a request's lines say: one line each with its id, route, status and latency; the callback's outcome and cause; the flow id; the trace ids NGI sees and answers with.
+//! What a request's lines say: one line each with its id, route, status and latency; the callback's
+//! outcome and cause; the flow id; the trace ids NGI sees and answers with.
 
 use super::*;
 

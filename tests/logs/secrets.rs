@@ -1,4 +1,5 @@
-//! Secrets that never reach a log line: tokens, ID tokens and nonces, the partner token, cookie values and authorization headers, national identity numbers.
+//! Secrets that never reach a log line: tokens, ID tokens and nonces, the partner token, cookie
+//! values and authorization headers, national identity numbers.
 
 use super::*;
 

@@ -1,4 +1,5 @@
-//! What an operator reads at start-up and when a dependency is away: an unreachable NGI, a Redis not there yet, a ledger per instance.
+//! What an operator reads at start-up and when a dependency is away: an unreachable NGI, a Redis
+//! not there yet, a ledger per instance.
 
 use super::*;
 
