@@ -22,6 +22,7 @@ mod operations;
 mod pages;
 mod partner_consents;
 mod partner_console;
+mod partner_console_actions;
 mod partner_door;
 mod redis_faults;
 mod session_life;
