@@ -7,6 +7,7 @@
 //! Times are passed in (from the site's clock) and stored as integer seconds.
 
 mod feed_ops;
+mod list_ops;
 mod ops;
 pub mod postgres;
 mod rows;

@@ -289,6 +289,9 @@ macro_rules! ledger_ops {
             // The consent feed: events applied, recorded, the cursor moved (feed_ops.rs).
             $crate::ledger::feed_ops::ledger_feed_ops!($db, $lock);
 
+            // The partner's listing: filters and a keyset cursor (list_ops.rs).
+            $crate::ledger::list_ops::ledger_list_ops!($db);
+
             async fn reread(conn: &mut Conn, row: i64) -> Result<Consent, sqlx::Error> {
                 let stored = one(conn, SELECT_ROW, row)
                     .await?
@@ -426,68 +429,7 @@ macro_rules! ledger_ops {
                 }
 
                 async fn list(&self, query: ListQuery) -> Result<ConsentPage, LedgerError> {
-                    let limit = query.limit.clamp(1, rows::MAX_PAGE);
-                    // Newest first by (created_at, row_id), the order of the three listing
-                    // indexes; a page continues after the cursor's row (keyset, no OFFSET).
-                    let mut sql = QueryBuilder::<$db>::new(concat!(
-                        "SELECT ",
-                        consent_columns!(),
-                        " FROM consents WHERE 1 = 1"
-                    ));
-                    // `expired` is also an active consent past its expiry, read at `now`.
-                    let now = query.now.as_second();
-                    match query.status {
-                        Some(Status::Active) => {
-                            sql.push(
-                                " AND status = 'active' AND (expires_at IS NULL OR expires_at > ",
-                            )
-                            .push_bind(now)
-                            .push(")");
-                        }
-                        Some(Status::Expired) => {
-                            sql.push(
-                                " AND (status = 'expired' OR (status = 'active' AND expires_at <= ",
-                            )
-                            .push_bind(now)
-                            .push("))");
-                        }
-                        Some(status) => {
-                            sql.push(" AND status = ").push_bind(status.as_str());
-                        }
-                        None => {}
-                    }
-                    if let Some(reference) = query.reference {
-                        sql.push(" AND reference = ").push_bind(reference);
-                    }
-                    if let Some(after) = query.after {
-                        sql.push(" AND (created_at, row_id) < (")
-                            .push_bind(after.created_at.as_second())
-                            .push(", ")
-                            .push_bind(after.row.0)
-                            .push(")");
-                    }
-                    sql.push(" ORDER BY created_at DESC, row_id DESC LIMIT ")
-                        .push_bind(i64::from(limit) + 1);
-                    let mut found = sql
-                        .build_query_as::<ConsentRow>()
-                        .fetch_all(self.pool())
-                        .await
-                        .map_err(database)?;
-                    let more = found.len() > limit as usize;
-                    found.truncate(limit as usize);
-                    let consents = found
-                        .into_iter()
-                        .map(|row| row.into_consent(Vec::new()))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    let next = if more {
-                        consents.last().map(|last| Cursor {
-                            created_at: last.created_at,
-                            row: last.row,
-                        })
-                    } else {
-                        None
-                    };
-                    Ok(ConsentPage { consents, next })
+                    list_page(self.pool(), query).await
                 }
 
                 async fn due_revocations(

@@ -34,16 +34,18 @@ use crate::web::ratelimit::RateLimit;
 use crate::web::security::{SecurityHeaders, SecurityHeadersError};
 use crate::web::{self, AppState, Clock};
 
+mod background;
 mod router;
 
+pub use background::housekeeping_once;
+use background::{
+    DISCOVERY_RETRY_FIRST, DISCOVERY_RETRY_MAX, discover_at_start_up, housekeeping,
+    keep_discovering,
+};
 use router::router;
 
 /// The largest request body accepted (the only form is the landing form).
 const BODY_LIMIT: usize = 16 * 1024;
-
-/// The first wait before asking NGI's discovery document again, and the longest.
-const DISCOVERY_RETRY_FIRST: Duration = Duration::from_secs(1);
-const DISCOVERY_RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -388,105 +390,6 @@ impl Application {
     }
 }
 
-/// Without a pinned issuer, NGI's discovery document is read now. An answer that is not a
-/// usable document stops start-up (only NGI_ISSUER or another host can fix that); a host that
-/// cannot be reached yet leaves the site up but not ready, and `keep_discovering` asks again.
-async fn discover_at_start_up(ngi: &NgiClient) -> Result<(), StartupError> {
-    if ngi.issuer_rule().is_some() {
-        return Ok(());
-    }
-    match ngi.discover_issuer_once().await {
-        Ok(rule) => {
-            tracing::info!(issuer = %rule.issuer, "NGI's issuer read from its discovery document");
-            Ok(())
-        }
-        Err(e) if e.is_retryable() => {
-            tracing::warn!(
-                error = %crate::error::chain(&e),
-                "NGI's discovery document cannot be read yet; not ready until it is, retrying"
-            );
-            Ok(())
-        }
-        Err(e) => Err(StartupError::Discovery(Box::new(e))),
-    }
-}
-
-/// Asks NGI's discovery document again, waiting `first`, then twice as long each time up to
-/// `max`, until the issuer is known; then it ends. Nothing to do when it is known already.
-async fn keep_discovering(ngi: Arc<NgiClient>, first: Duration, max: Duration) {
-    let mut wait = first;
-    while ngi.issuer_rule().is_none() {
-        tokio::time::sleep(wait).await;
-        match ngi.discover_issuer_once().await {
-            Ok(rule) => {
-                tracing::info!(issuer = %rule.issuer, "NGI's issuer read from its discovery document; ready");
-            }
-            Err(e) => {
-                tracing::warn!(
-                    error = %crate::error::chain(&e),
-                    retryable = e.is_retryable(),
-                    "NGI's discovery document still cannot be read; not ready"
-                );
-            }
-        }
-        wait = (wait * 2).min(max);
-    }
-}
-
-/// Periodic upkeep, every 10 s, at the app's clock's time: the round below, then the
-/// revocations NGI has not confirmed yet, each tried again once its backoff is over.
-async fn housekeeping(
-    rate_limit: Option<RateLimit>,
-    sessions: SessionBackend,
-    lifecycle: Arc<Lifecycle>,
-    clock: Clock,
-) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
-    loop {
-        tick.tick().await;
-        housekeeping_once(rate_limit.as_ref(), &sessions, clock()).await;
-        retry_revocations(&lifecycle, clock()).await;
-    }
-}
-
-/// One step over the due revocations; a failing ledger is logged and tried at the next tick.
-async fn retry_revocations(lifecycle: &Lifecycle, now: jiff::Timestamp) {
-    // NGI's trace id for these calls: no request to take it from.
-    let trace_id = uuid::Uuid::new_v4().to_string();
-    match lifecycle.retry_revocations(now, &trace_id).await {
-        Ok(outcome) if outcome.tried > 0 => tracing::info!(
-            tried = outcome.tried,
-            revoked = outcome.revoked,
-            ended = outcome.ended,
-            pending = outcome.pending,
-            trace_id,
-            "revocations tried again"
-        ),
-        Ok(_) => {}
-        Err(e) => tracing::error!(
-            error = %crate::error::chain(&e),
-            "revocations could not be tried again: the consent ledger failed"
-        ),
-    }
-}
-
-/// One round of upkeep at `now`: evict sessions and claims expired by then from memory, forget
-/// rate-limit entries of clients gone quiet, and fold the metrics' histograms (the Prometheus
-/// exporter asks for this when it does not serve its own listener).
-pub async fn housekeeping_once(
-    rate_limit: Option<&RateLimit>,
-    sessions: &SessionBackend,
-    now: jiff::Timestamp,
-) {
-    sessions.evict_expired_once(now).await;
-    if let Some(limits) = rate_limit {
-        limits.retain_recent();
-    }
-    if let Some(handle) = crate::metrics::handle() {
-        handle.run_upkeep();
-    }
-}
-
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartupError> {
     TcpListener::bind(addr)
         .await
@@ -506,138 +409,4 @@ fn local_url(addr: SocketAddr) -> Result<Url, StartupError> {
         format!("http://{host}:{}", addr.port())
     };
     Url::parse(&url).map_err(|source| StartupError::SiteUrl { url, source })
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    use axum::body::Body;
-    use axum::http::{Request as HttpRequest, StatusCode};
-    use axum::routing::get;
-    use oauth2::{ClientId, ClientSecret};
-    use tower::ServiceExt;
-
-    use super::router::person_facing;
-    use super::*;
-    use crate::error::ErrorKind;
-    use crate::i18n::Lang;
-    use axum::http::header;
-    use jiff::Timestamp;
-    use std::collections::HashMap;
-    use tower_sessions::SessionManagerLayer;
-    use tower_sessions::SessionStore;
-    use tower_sessions::cookie::time::OffsetDateTime;
-    use tower_sessions::session::{Id, Record};
-
-    async fn state() -> AppState {
-        let dir = std::env::temp_dir().join(format!("ngi-startup-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let ledger: crate::ledger::Ledger = Arc::new(
-            crate::ledger::sqlite::SqliteLedger::open(&dir)
-                .await
-                .unwrap(),
-        );
-        let local = Url::parse("http://127.0.0.1:9/").unwrap();
-        let ngi = NgiClient::new(NgiConfig {
-            access: local.clone(),
-            api: local.clone(),
-            client_id: ClientId::new("client".into()),
-            client_secret: ClientSecret::new("secret".into()),
-            redirect_uri: local.join(paths::CALLBACK).unwrap(),
-            scope: "debt.unsecured.presentation".parse().unwrap(),
-            pkce: true,
-            issuer: Some(local.to_string()),
-            timeout: Duration::from_secs(1),
-            connect_timeout: Duration::from_secs(1),
-        })
-        .unwrap();
-        let ngi = Arc::new(ngi);
-        let credentials =
-            Arc::new(ClientCredentials::new(Arc::clone(&ngi), web::system_clock()).unwrap());
-        let lifecycle = Arc::new(Lifecycle::new(
-            Arc::clone(&ledger),
-            Arc::new(Consents::new(Arc::clone(&ngi), Arc::clone(&credentials))),
-        ));
-        AppState::new(web::Shared {
-            ngi: Arc::clone(&ngi),
-            scope: "debt.unsecured.presentation".parse().unwrap(),
-            simulated: false,
-            secure_cookies: false,
-            sessions: SessionBackend::memory(web::system_clock()),
-            session_limits: SessionLimits {
-                idle: SignedDuration::from_mins(30),
-                max_age: crate::session::data::DEFAULT_SESSION_MAX_AGE,
-            },
-            public_origin: "http://127.0.0.1:9".into(),
-            public_url: local.clone(),
-            link_key: None,
-            clock: web::system_clock(),
-            follower: Arc::new(Follower::new(
-                Feed::new(Arc::clone(&ngi), Arc::clone(&credentials)),
-                Arc::clone(&ledger),
-                Arc::clone(&lifecycle),
-                100,
-            )),
-            lifecycle,
-            ledger,
-            registrations: None,
-        })
-    }
-
-    #[tokio::test]
-    async fn a_panicking_handler_answers_with_the_error_page_in_the_persons_language() {
-        let state = state().await;
-        async fn panics() -> &'static str {
-            panic!("a handler gave up")
-        }
-        let pages = Router::new().route("/panics", get(panics));
-        let sessions = SessionManagerLayer::new(state.sessions.clone());
-        let app = person_facing(pages, &state, sessions).with_state(state);
-
-        let response = app
-            .oneshot(
-                HttpRequest::get("/panics?lang=en")
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-
-        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap();
-        assert!(content_type.starts_with("text/html"), "{content_type}");
-        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        let html = String::from_utf8(body.to_vec()).unwrap();
-        assert!(html.contains("<html lang=\"en\""), "{html}");
-        assert!(
-            html.contains(ErrorKind::Internal.text(Lang::En.texts()).title),
-            "{html}"
-        );
-        assert!(!html.contains("a handler gave up"));
-    }
-
-    #[tokio::test]
-    async fn a_housekeeping_round_evicts_the_sessions_expired_by_its_time() {
-        let start = Timestamp::from_second(1_800_000_000).unwrap();
-        let sessions = SessionBackend::memory(std::sync::Arc::new(move || start));
-        let mut record = Record {
-            id: Id::default(),
-            data: HashMap::from([("k".to_owned(), serde_json::json!("v"))]),
-            expiry_date: OffsetDateTime::from_unix_timestamp(start.as_second() + 60).unwrap(),
-        };
-        sessions.create(&mut record).await.unwrap();
-        let SessionBackend::Memory { store, .. } = &sessions else {
-            unreachable!()
-        };
-
-        housekeeping_once(None, &sessions, start).await;
-        assert_eq!(store.len(), 1);
-        housekeeping_once(None, &sessions, start + SignedDuration::from_secs(60)).await;
-        assert_eq!(store.len(), 0);
-    }
 }

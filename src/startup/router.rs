@@ -162,3 +162,118 @@ fn panic_page(_: Box<dyn std::any::Any + Send>) -> Response {
 async fn not_found() -> AppError {
     AppError::new(ErrorKind::NotFound)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::time::Duration;
+
+    use axum::body::Body;
+    use axum::http::{Request as HttpRequest, StatusCode};
+    use axum::routing::get;
+    use jiff::SignedDuration;
+    use oauth2::{ClientId, ClientSecret};
+    use tower::ServiceExt;
+    use url::Url;
+
+    use super::*;
+    use crate::consents::Lifecycle;
+    use crate::feed::Follower;
+    use crate::i18n::Lang;
+    use crate::ngi::client::{NgiClient, NgiConfig};
+    use crate::ngi::consents::Consents;
+    use crate::ngi::credentials::ClientCredentials;
+    use crate::ngi::feed::Feed;
+    use crate::paths;
+    use crate::session::data::SessionLimits;
+    use crate::web;
+
+    async fn state() -> AppState {
+        let dir = std::env::temp_dir().join(format!("ngi-startup-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ledger: crate::ledger::Ledger = Arc::new(
+            crate::ledger::sqlite::SqliteLedger::open(&dir)
+                .await
+                .unwrap(),
+        );
+        let local = Url::parse("http://127.0.0.1:9/").unwrap();
+        let ngi = NgiClient::new(NgiConfig {
+            access: local.clone(),
+            api: local.clone(),
+            client_id: ClientId::new("client".into()),
+            client_secret: ClientSecret::new("secret".into()),
+            redirect_uri: local.join(paths::CALLBACK).unwrap(),
+            scope: "debt.unsecured.presentation".parse().unwrap(),
+            pkce: true,
+            issuer: Some(local.to_string()),
+            timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+        })
+        .unwrap();
+        let ngi = Arc::new(ngi);
+        let credentials =
+            Arc::new(ClientCredentials::new(Arc::clone(&ngi), web::system_clock()).unwrap());
+        let lifecycle = Arc::new(Lifecycle::new(
+            Arc::clone(&ledger),
+            Arc::new(Consents::new(Arc::clone(&ngi), Arc::clone(&credentials))),
+        ));
+        AppState::new(web::Shared {
+            ngi: Arc::clone(&ngi),
+            scope: "debt.unsecured.presentation".parse().unwrap(),
+            simulated: false,
+            secure_cookies: false,
+            sessions: SessionBackend::memory(web::system_clock()),
+            session_limits: SessionLimits {
+                idle: SignedDuration::from_mins(30),
+                max_age: crate::session::data::DEFAULT_SESSION_MAX_AGE,
+            },
+            public_origin: "http://127.0.0.1:9".into(),
+            public_url: local.clone(),
+            link_key: None,
+            clock: web::system_clock(),
+            follower: Arc::new(Follower::new(
+                Feed::new(Arc::clone(&ngi), Arc::clone(&credentials)),
+                Arc::clone(&ledger),
+                Arc::clone(&lifecycle),
+                100,
+            )),
+            lifecycle,
+            ledger,
+            registrations: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_with_the_error_page_in_the_persons_language() {
+        let state = state().await;
+        async fn panics() -> &'static str {
+            panic!("a handler gave up")
+        }
+        let pages = Router::new().route("/panics", get(panics));
+        let sessions = SessionManagerLayer::new(state.sessions.clone());
+        let app = person_facing(pages, &state, sessions).with_state(state);
+
+        let response = app
+            .oneshot(
+                HttpRequest::get("/panics?lang=en")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap();
+        assert!(content_type.starts_with("text/html"), "{content_type}");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let html = String::from_utf8(body.to_vec()).unwrap();
+        assert!(html.contains("<html lang=\"en\""), "{html}");
+        assert!(
+            html.contains(ErrorKind::Internal.text(Lang::En.texts()).title),
+            "{html}"
+        );
+        assert!(!html.contains("a handler gave up"));
+    }
+}
