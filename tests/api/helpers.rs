@@ -199,6 +199,21 @@ pub fn query(url: &Url) -> HashMap<String, String> {
 }
 
 impl TestApp {
+    /// A fresh browser (cookies of its own) on a site at `address` that the test started
+    /// itself, so without the handles a helper-built site gives.
+    pub fn browsing(address: Url, sim: SimulatorHandle) -> Self {
+        TestApp {
+            address,
+            sim,
+            client: browser(),
+            clock: TestClock::new(),
+            sessions: None,
+            ledger: None,
+            lifecycle: None,
+            follower: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> Url {
         self.address.join(path).unwrap()
     }

@@ -237,14 +237,8 @@ async fn each_action_works_and_no_page_shows_a_full_identity_number() {
 /// The same site as `app`, for a second client (the person's browser).
 fn console_app_view(app: &TestApp) -> TestApp {
     TestApp {
-        address: app.address.clone(),
-        sim: app.sim.clone(),
-        client: browser(),
         clock: app.clock.clone(),
-        sessions: None,
-        ledger: None,
-        lifecycle: None,
-        follower: None,
+        ..TestApp::browsing(app.address.clone(), app.sim.clone())
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ngi_consent::config::ServeArgs;
-use reqwest::StatusCode;
+use reqwest::{Response, StatusCode};
 use tokio::net::TcpListener;
 use tokio::process::Child;
 use url::Url;
@@ -34,14 +34,7 @@ async fn redis_going_away_gives_unavailable_pages_and_the_site_recovers_when_it_
 
     redis.stop().await;
 
-    let started = Instant::now();
-    let page = app.get("/consent/start").await;
-    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        started.elapsed()
-    );
+    let page = unavailable_within_5_s(&app).await;
     assert!(body(page).await.contains("midlertidig utilgjengelig"));
     let page = app.get_url(callback).await;
     assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -130,14 +123,7 @@ async fn a_redis_connection_gone_silent_is_replaced_and_the_site_answers_again()
     relay.silence();
 
     // No error, only silence: the page says unavailable once the command's time is up.
-    let started = Instant::now();
-    let page = app.get("/consent/start").await;
-    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        started.elapsed()
-    );
+    unavailable_within_5_s(&app).await;
     // Redis itself never went away: a new connection carries the commands within seconds, not
     // when the kernel gives up on the silent one.
     ready_again_within(
@@ -146,6 +132,19 @@ async fn a_redis_connection_gone_silent_is_replaced_and_the_site_answers_again()
         "after the connection went silent",
     )
     .await;
+}
+
+/// `GET /consent/start` answered 503 within 5 s, with Redis gone or silent under the site.
+async fn unavailable_within_5_s(app: &TestApp) -> Response {
+    let started = Instant::now();
+    let page = app.get("/consent/start").await;
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    page
 }
 
 /// Waits for `/readyz` to say ready within `limit`, then completes a flow.
@@ -264,16 +263,7 @@ async fn a_flow_completes_over_tls_to_redis_and_a_certificate_from_another_ca_is
     let public = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
     let sim = spawn_simulator(&public, CLIENT_SECRET, false).await;
     let _stop = instance(listener, &public, &sim, with_ca("ca.pem")).await;
-    let app = TestApp {
-        address: public,
-        sim,
-        client: browser(),
-        clock: TestClock::new(),
-        sessions: None,
-        ledger: None,
-        lifecycle: None,
-        follower: None,
-    };
+    let app = TestApp::browsing(public, sim);
     assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
     let callback = app.consent_as(PERSON_1).await;
     assert_eq!(location(&app.get_url(callback).await).path(), "/debt");

@@ -144,16 +144,7 @@ async fn a_flow_started_on_one_instance_completes_on_another_through_redis() {
     let redis = with_redis(SHARED_REDIS);
     let _stop_a = instance(a, &public, &sim, redis).await;
     let _stop_b = instance(b, &public, &sim, redis).await;
-    let app = TestApp {
-        address: public.clone(),
-        sim,
-        client: browser(),
-        clock: TestClock::new(),
-        sessions: None,
-        ledger: None,
-        lifecycle: None,
-        follower: None,
-    };
+    let app = TestApp::browsing(public.clone(), sim);
 
     // Started on A; the load balancer sends NGI's redirect back to B.
     let callback = app.consent_as(PERSON_1).await;
@@ -189,16 +180,7 @@ async fn restarting_an_instance_loses_no_session() {
     let sim = spawn_simulator(&public, CLIENT_SECRET, false).await;
     let redis = with_redis(SHARED_REDIS);
     let stop = instance(listener, &public, &sim, redis).await;
-    let app = TestApp {
-        address: public.clone(),
-        sim: sim.clone(),
-        client: browser(),
-        clock: TestClock::new(),
-        sessions: None,
-        ledger: None,
-        lifecycle: None,
-        follower: None,
-    };
+    let app = TestApp::browsing(public.clone(), sim.clone());
     let callback = app.consent_as(PERSON_1).await;
 
     // The instance stops and a new one starts on the same address.

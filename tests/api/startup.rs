@@ -262,16 +262,7 @@ async fn sigterm_lets_a_request_in_flight_finish_then_exits_zero() {
         .spawn()
         .unwrap();
     wait_until_healthy(&site).await;
-    let app = TestApp {
-        address: site.clone(),
-        sim: sim.clone(),
-        client: browser(),
-        clock: TestClock::new(),
-        sessions: None,
-        ledger: None,
-        lifecycle: None,
-        follower: None,
-    };
+    let app = TestApp::browsing(site.clone(), sim.clone());
     let callback = app.consent_as(PERSON_1).await;
     sim.set_fault(
         ngi_consent::simulator::Endpoint::Debt,
