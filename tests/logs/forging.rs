@@ -63,17 +63,8 @@ async fn hostile_requests() {
         (Endpoint::Debt, 403),
         (Endpoint::Debt, 500),
     ] {
-        let callback = app.consent_as(PERSON_1).await;
-        app.sim.set_fault(
-            endpoint,
-            Some(Fault::Respond {
-                status,
-                content_type: "application/json".into(),
-                body: ngi_error.clone(),
-            }),
-        );
-        assert!(app.get_url(callback).await.status().is_server_error());
-        app.sim.set_fault(endpoint, None);
+        let page = callback_with_ngi_answer(&app, endpoint, status, &ngi_error).await;
+        assert!(page.is_server_error(), "{page}");
     }
 }
 

@@ -114,3 +114,25 @@ fn lines_of(logs: &str, kind: &str) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// A flow whose callback meets NGI answering `status` with the JSON `body` at `endpoint` (the
+/// fault lifted again afterwards): the status of the callback's page.
+async fn callback_with_ngi_answer(
+    app: &TestApp,
+    endpoint: Endpoint,
+    status: u16,
+    body: &str,
+) -> reqwest::StatusCode {
+    let callback = app.consent_as(PERSON_1).await;
+    app.sim.set_fault(
+        endpoint,
+        Some(Fault::Respond {
+            status,
+            content_type: "application/json".into(),
+            body: body.to_owned(),
+        }),
+    );
+    let page = app.get_url(callback).await.status();
+    app.sim.set_fault(endpoint, None);
+    page
+}

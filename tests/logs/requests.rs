@@ -75,16 +75,9 @@ async fn ngi_sees_our_request_id_as_its_trace_id() {
 async fn ngi_trace_ids_from_error_answers_are_logged() {
     captured();
     let app = spawn_app().await;
-    let callback = app.consent_as(PERSON_1).await;
-    app.sim.set_fault(
-        Endpoint::Debt,
-        Some(Fault::Respond {
-            status: 403,
-            content_type: "application/json".into(),
-            body: r#"{"error":"no valid consent","trace_id":"ngi-trace-4d2e5329"}"#.into(),
-        }),
-    );
-    assert_eq!(app.get_url(callback).await.status(), 502);
+    let body = r#"{"error":"no valid consent","trace_id":"ngi-trace-4d2e5329"}"#;
+    let page = callback_with_ngi_answer(&app, Endpoint::Debt, 403, body).await;
+    assert_eq!(page, 502);
     assert!(text().contains("ngi-trace-4d2e5329"));
 }
 
@@ -192,19 +185,10 @@ async fn error_codes_and_trace_ids_from_ngi_are_logged_cut_to_a_fixed_length() {
     let long_trace = format!("trace-{}", "7".repeat(5_000));
     let logs = logged_in(LogFormat::Json, async {
         let app = spawn_app().await;
+        let body = serde_json::json!({ "error": long_code, "trace_id": long_trace }).to_string();
         for (endpoint, status) in [(Endpoint::Token, 400), (Endpoint::Debt, 403)] {
-            let callback = app.consent_as(PERSON_1).await;
-            app.sim.set_fault(
-                endpoint,
-                Some(Fault::Respond {
-                    status,
-                    content_type: "application/json".into(),
-                    body: serde_json::json!({ "error": long_code, "trace_id": long_trace })
-                        .to_string(),
-                }),
-            );
-            assert_eq!(app.get_url(callback).await.status(), 502);
-            app.sim.set_fault(endpoint, None);
+            let page = callback_with_ngi_answer(&app, endpoint, status, &body).await;
+            assert_eq!(page, 502);
         }
     })
     .await;
